@@ -119,7 +119,10 @@ class R307Model:
 
     def _reset_volatile(self) -> None:
         self.image: Capture | None = None
-        self.buffers: dict[int, bytes] = {1: bytes(fingers.TEMPLATE_SIZE), 2: bytes(fingers.TEMPLATE_SIZE)}
+        self.buffers: dict[int, bytes] = {
+            1: bytes(fingers.TEMPLATE_SIZE),
+            2: bytes(fingers.TEMPLATE_SIZE),
+        }
         self.verified = self.flash.settings.password == 0
         self.last_pass = False
         self._download: _Download | None = None
@@ -163,8 +166,10 @@ class R307Model:
         template = self._library.get(slot)
         if template is None or not self.seen:
             return None
-        scored = [(fingers.score(fingers.char_buffer(fingers.base_features(f)), template), f)
-                  for f in self.seen]
+        scored = [
+            (fingers.score(fingers.char_buffer(fingers.base_features(f)), template), f)
+            for f in self.seen
+        ]
         best, finger = max(scored)
         return (finger, best) if best >= self._threshold() else None
 
@@ -342,7 +347,9 @@ class R307Model:
             return self._ack(NO_IMAGE_TO_SEND)
         ack = self._ack(OK)
         p = self.profile
-        ack.frames += self._data_frames(fingers.image_bytes(self.image, p.image_width, p.image_height))
+        ack.frames += self._data_frames(
+            fingers.image_bytes(self.image, p.image_width, p.image_height)
+        )
         return ack
 
     def _down_image(self, _: bytes) -> Response:
