@@ -20,7 +20,7 @@ class Step(enum.Enum):
     PLACE = "place"  # put the finger on the glass
     LIFT = "lift"  # take it off
     PLACE_AGAIN = "place-again"  # the same finger once more
-    RETRY = "retry"  # that capture was poor; press again
+    RETRY = "retry"  # that capture was poor; lift, and press again when asked
     DONE = "done"
 
 
@@ -54,6 +54,7 @@ def _capture(
         except PoorImage:
             on_step(Step.RETRY)
             wait_for_finger(sensor, timeout_s, poll_s, present=False)
+            on_step(Step.PLACE_AGAIN)
 
 
 def enroll(
