@@ -20,6 +20,7 @@ import logging
 import math
 import random
 import re
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -306,8 +307,9 @@ class R307Sensor:
             except _Expired:
                 self._timeouts += 1
                 last = SensorTimeout(f"{op}: no reply within {budget:.1f} s")
-            except (serial.SerialException, OSError) as exc:
-                # The tty went away under us (unplugged adapter, hung-up pty).
+            except (serial.SerialException, OSError, termios.error) as exc:
+                # The tty went away under us (unplugged adapter, hung-up pty); tcflush reports
+                # it as termios.error, which is not an OSError.
                 self._go_offline(f"port lost during {op}: {exc}")
                 raise SensorUnavailable(f"sensor unplugged during {op}: {exc}") from exc
             except (TypeError, IndexError) as exc:
