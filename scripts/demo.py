@@ -51,7 +51,8 @@ def main() -> int:
         sensor = R307Sensor(port)
         info = sensor.info()
         print(
-            f"   module: capacity {info.capacity}, packet {info.packet_size} B, security {info.security_level}"
+            f"   module: capacity {info.capacity}, packet {info.packet_size} B, "
+            f"security {info.security_level}"
         )
 
         print("== enrollment (the technician's presses)")
@@ -94,7 +95,8 @@ def main() -> int:
         request(sock, "place", finger="yohanes")
         match = sensor.identify()
         print(
-            f"   after a stray byte: slot {match.slot if match else None}; health {sensor.health().state.value}"
+            f"   after a stray byte: slot {match.slot if match else None}; "
+            f"health {sensor.health().state.value}"
         )
         request(sock, "unplug")
         try:
@@ -110,7 +112,8 @@ def main() -> int:
                 time.sleep(0.2)
         health = sensor.health()
         print(
-            f"   replugged: slot {match.slot if match else None}; state {health.state.value}, reopens {health.reopens}"
+            f"   replugged: slot {match.slot if match else None}; "
+            f"state {health.state.value}, reopens {health.reopens}"
         )
         sensor.close()
         return 0

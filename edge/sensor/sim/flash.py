@@ -53,6 +53,8 @@ class Flash:
                 self.settings = self._read_settings()
             else:
                 if existing:
+                    os.close(self._fd)
+                    self._fd = None
                     raise ValueError(
                         f"{path}: not a flash image for capacity {capacity} "
                         f"and template size {template_size}"

@@ -124,6 +124,7 @@ class R307Model:
             2: bytes(fingers.TEMPLATE_SIZE),
         }
         self.verified = self.flash.settings.password == 0
+        self.password_checked = False  # status bit 2: set by a VfyPwd, not by the default
         self.last_pass = False
         self._download: _Download | None = None
         # Baud and address changes stored in flash take effect at the next power-up (§4.3).
@@ -242,7 +243,11 @@ class R307Model:
 
     def status_register(self) -> int:
         """The status register of §4.2."""
-        return (self.last_pass << 1) | (self.verified << 2) | ((self.image is not None) << 3)
+        return (
+            (self.last_pass << 1)
+            | (self.password_checked << 2)
+            | ((self.image is not None) << 3)
+        )
 
     # -- instructions ------------------------------------------------------------------------
 
@@ -419,7 +424,7 @@ class R307Model:
         (pwd,) = struct.unpack(">I", params[:4])
         if pwd != self.flash.settings.password:
             return self._ack(WRONG_PASSWORD)
-        self.verified = True
+        self.verified = self.password_checked = True
         return self._ack(OK)
 
     def _random(self, _: bytes) -> Response:
@@ -436,6 +441,8 @@ class R307Model:
         page = params[0]
         if page >= NOTEPAD_PAGES:
             return self._ack(BAD_NOTEPAD_PAGE)
+        if len(params) < 1 + NOTEPAD_PAGE_SIZE:
+            return self._ack(ERR_RECEIVE)
         self.flash.write_notepad(page, params[1 : 1 + NOTEPAD_PAGE_SIZE])
         return self._ack(OK, busy_s=self.timing.flash_write_s)
 

@@ -117,11 +117,6 @@ def test_flash_wrong_capacity_file_raises_value_error(
         Flash(opened, 512, _defaults(), path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim bug: Flash.__init__ opens the file and raises ValueError on a wrong-capacity or "
-    "foreign image without closing the descriptor it just opened",
-)
 def test_flash_rejected_file_does_not_leak_its_descriptor(tmp_path: Path) -> None:
     path = str(tmp_path / "module.flash")
     Flash(1000, 512, _defaults(), path).close()

@@ -754,11 +754,6 @@ def test_status_register_tracks_image_buffer_and_pass_bits() -> None:
     assert sys_para(m)["status"] & 0b0010
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim bug: WriteNotepad (0x18) with fewer than 32 data bytes is acked 0x00 and "
-    "zero-padded instead of 0x01 like every other truncated command (model._write_notepad)",
-)
 def test_writenotepad_truncated_page_acks_0x01() -> None:
     m = make()
     assert reply(m, cmd(0x18, b"\x03" + bytes(range(31)))) == _ack(0x01)

@@ -56,14 +56,15 @@ def running(tmp_path: Path) -> Iterator[Path]:
         time.sleep(0.02)
     yield tmp_path
     proc.terminate()
-    out, err = proc.communicate(timeout=10)
+    _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
 
 
 def test_sim_cli_place_and_identify_from_a_second_terminal(running: Path) -> None:
     port = str(running / "ttyR307")
     tool = [PY, "-m", "edge.sensortool"]
-    with subprocess.Popen([*tool, "enroll", port, "7"], stdout=subprocess.PIPE, text=True) as enroll:
+    cmd = [*tool, "enroll", port, "7"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True) as enroll:
         assert enroll.stdout is not None
         # Answer each prompt the way a person does, from the second terminal.
         for line in enroll.stdout:

@@ -1,0 +1,1 @@
+"""Hadir central: the collector, the registry, attendance rules and the recap (issue 4, 5)."""
