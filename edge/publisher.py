@@ -1,0 +1,288 @@
+"""Publisher: the outbox to the central over MQTT, releasing punches only on the central's ack.
+
+A broker PUBACK means the broker has the message, not that the central stored it: a broker
+restarted without persistence, or one that dropped queued messages, would lose it. So punches are
+published in batches (QoS 1) and stay in the outbox until the *central* acknowledges, on
+``hadir/v1/dev/{device}/ack``, the highest sequence it has committed (architecture.md,
+"Delivery"). Unacknowledged punches are sent again after ``ack_timeout_s`` and after every
+reconnect; the central stores by ``(device, seq)``, so repeats are harmless.
+
+Several batches may be in flight at once (a window), so a backlog of thousands flushes at close
+to the broker's speed instead of one round trip per batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.store import Outbox, Seq, StoredPunch, StoreError, UnknownSeq
+from wire import Ack, MessageError, Punch, PunchBatch, Status, decode_ack, encode, topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """Where and how to reach the broker (filled from the daemon's config)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: int = 30
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+
+
+def _to_wire(p: StoredPunch) -> Punch:
+    return Punch(
+        seq=p.seq,
+        id=p.id,
+        person=p.person_id,
+        slot=p.slot,
+        score=p.score,
+        at=p.at,
+        clock_synced=p.clock_synced,
+        boot_id=p.boot_id,
+        mono_ns=p.mono_ns,
+    )
+
+
+class Publisher:
+    """Moves committed punches from the outbox to the central, exactly once in effect.
+
+    Args:
+        device: this terminal's device id (its MQTT topics and client id).
+        outbox: the durable outbox; only this class releases from it.
+        settings: broker connection settings.
+        status: builds the current heartbeat (sensor health, outbox depth, clock...).
+        batch_size: punches per message.
+        window: batches in flight before waiting for an acknowledgement.
+        ack_timeout_s: how long to wait for the central before sending again.
+        on_connection: called with True/False when the broker link comes and goes.
+    """
+
+    def __init__(
+        self,
+        device: str,
+        outbox: Outbox,
+        settings: MqttSettings,
+        status: Callable[[], Status],
+        *,
+        batch_size: int = 100,
+        window: int = 8,
+        ack_timeout_s: float = 10.0,
+        on_connection: Callable[[bool], None] = lambda _: None,
+    ) -> None:
+        self.device = device
+        self.outbox = outbox
+        self.settings = settings
+        self._status = status
+        self.batch_size = batch_size
+        self.window = window
+        self.ack_timeout_s = ack_timeout_s
+        self._on_connection = on_connection
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._sent_upto = 0  # highest seq published on the current connection
+        self._acked = int(outbox.acked_upto())
+        self._last_progress = time.monotonic()
+        self.batches_sent = 0
+        self.resends = 0
+        self._client = self._make_client()
+        self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
+
+    # -- MQTT --------------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"hadir-edge-{self.device}",
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        client.enable_logger(logging.getLogger("edge.mqtt"))
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls:
+            client.tls_set(ca_certs=s.ca_file, certfile=s.cert_file, keyfile=s.key_file)
+        client.will_set(
+            topics.status(self.device), encode(Status.offline(self.device)), qos=1, retain=True
+        )
+        client.reconnect_delay_set(
+            min_delay=max(1, int(s.reconnect_min_s)), max_delay=max(1, int(s.reconnect_max_s))
+        )
+        client.max_inflight_messages_set(self.window * 2)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _u: Any,
+        _f: Any,
+        reason: Any,
+        _p: Any,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("mqtt connect refused reason=%s", reason)
+            return
+        client.subscribe(topics.ack(self.device), qos=1)
+        with self._lock:
+            # Whatever was in flight on the old connection may be lost: send it all again.
+            self._acked = int(self.outbox.acked_upto())
+            self._sent_upto = self._acked
+            self._last_progress = time.monotonic()
+        self._connected.set()
+        log.info("mqtt connected host=%s port=%d", self.settings.host, self.settings.port)
+        self.publish_status()
+        self._on_connection(True)
+        self._wake.set()
+
+    def _on_disconnect(
+        self,
+        _c: mqtt.Client,
+        _u: Any,
+        _f: Any,
+        reason: Any,
+        _p: Any,
+    ) -> None:
+        was = self._connected.is_set()
+        self._connected.clear()
+        if was:
+            log.warning("mqtt disconnected reason=%s", reason)
+            self._on_connection(False)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            ack = decode_ack(msg.payload)
+        except MessageError as exc:
+            log.error("bad ack ignored topic=%s error=%r", msg.topic, str(exc))
+            return
+        self.on_ack(ack)
+
+    # -- the protocol ------------------------------------------------------------------------
+
+    def on_ack(self, ack: Ack) -> None:
+        """The central committed everything up to ``ack.upto``: release it from the outbox."""
+        try:
+            released = self.outbox.release(Seq(ack.upto))
+        except UnknownSeq as exc:
+            # An ack for punches this device never made: a confused or forged central.
+            log.error("ack beyond our last punch ignored upto=%d error=%r", ack.upto, str(exc))
+            return
+        except StoreError as exc:
+            log.error("cannot record ack upto=%d error=%r", ack.upto, str(exc))
+            return
+        with self._lock:
+            if ack.upto > self._acked:
+                self._acked = ack.upto
+                self._last_progress = time.monotonic()
+                self._sent_upto = max(self._sent_upto, ack.upto)
+        if released:
+            log.debug("released upto=%d count=%d", ack.upto, released)
+        self._wake.set()
+
+    def notify(self) -> None:
+        """A punch was committed: send it soon."""
+        self._wake.set()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker link is up now."""
+        return self._connected.is_set()
+
+    def publish_status(self) -> None:
+        """Publish the retained heartbeat now (no-op while disconnected)."""
+        if not self._connected.is_set():
+            return
+        try:
+            payload = encode(self._status())
+        except (MessageError, StoreError) as exc:
+            log.error("heartbeat not built error=%r", str(exc))
+            return
+        self._client.publish(topics.status(self.device), payload, qos=1, retain=True)
+
+    def _send_some(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if self._sent_upto > self._acked and now - self._last_progress > self.ack_timeout_s:
+                log.warning(
+                    "no ack from central; sending again from seq=%d timeout_s=%.1f",
+                    self._acked + 1,
+                    self.ack_timeout_s,
+                )
+                self.resends += 1
+                self._sent_upto = self._acked
+                self._last_progress = now
+            after, limit = self._sent_upto, self._acked + self.window * self.batch_size
+        while after < limit and self._connected.is_set():
+            batch = self.outbox.pending(min(self.batch_size, limit - after), after=after)
+            if not batch:
+                return
+            message = PunchBatch(self.device, tuple(_to_wire(p) for p in batch))  # type: ignore[arg-type]
+            info = self._client.publish(topics.punches(self.device), encode(message), qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return  # not connected after all; the reconnect sends everything again
+            after = batch[-1].seq
+            self.batches_sent += 1
+            with self._lock:
+                if after > self._sent_upto:
+                    self._sent_upto = after
+                    self._last_progress = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=min(1.0, self.ack_timeout_s))
+            self._wake.clear()
+            if not self._connected.is_set():
+                continue
+            try:
+                self._send_some()
+            except StoreError as exc:
+                log.error("outbox unreadable error=%r", str(exc))
+            except Exception:
+                # The loop must outlive any single failure; the next wake-up tries again.
+                log.exception("publisher loop error")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and start sending; never blocks on the broker."""
+        s = self.settings
+        self._client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        self._client.loop_start()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Say goodbye (offline status) and disconnect."""
+        self._stop.set()
+        self._wake.set()
+        if self._connected.is_set():
+            info = self._client.publish(
+                topics.status(self.device), encode(Status.offline(self.device)), qos=1, retain=True
+            )
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError):
+                log.debug("offline status not confirmed before stop")
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._thread.join(timeout=5)
