@@ -1,0 +1,261 @@
+"""The edge daemon's wiring: config → store → sensor → feedback → publisher → jobs → punch loop.
+
+No business rules live here: each piece does its one job and this module connects them, owns
+the signals and talks to systemd.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from datetime import timedelta
+from importlib import metadata
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import schedule
+
+from edge.clock import Clock, SystemClock
+from edge.config import EdgeConfig, redact
+from edge.feedback import Feedback, GpioPowerSwitch, TouchLine
+from edge.notify import Notifier
+from edge.publisher import MqttSettings, Publisher
+from edge.punch import PunchLoop
+from edge.sensor import FingerprintSensor, SensorError, open_sensor
+from edge.store import DEVICE_ID, Store
+from wire import Status, validate_device_id
+
+log = logging.getLogger(__name__)
+
+
+class DaemonError(Exception):
+    """The daemon cannot start (wrong state directory, another device's store...)."""
+
+
+def _version() -> str:
+    try:
+        return metadata.version("hadir")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def pin_factory(name: str | None) -> Any:
+    """The gpiozero pin factory called ``name`` ("mock" off the Pi); None: gpiozero's default."""
+    if name is None:
+        return None
+    if name == "mock":
+        from gpiozero.pins.mock import MockFactory  # noqa: PLC0415 - only off the Pi
+
+        return MockFactory()
+    for entry in metadata.entry_points(group="gpiozero_pin_factories"):
+        if entry.name == name:
+            return entry.load()()
+    raise DaemonError(f"[feedback].pin_factory: unknown gpiozero pin factory {name!r}")
+
+
+class Health:
+    """What the heartbeat reports about the module, refreshed by the probe job."""
+
+    def __init__(self) -> None:
+        self.used: int | None = None
+        self.capacity: int | None = None
+
+    def refresh(self, sensor: FingerprintSensor) -> None:
+        """Read the module's counts; a failure leaves the last known values and is logged."""
+        try:
+            info = sensor.info()
+        except SensorError as exc:
+            log.warning("sensor probe failed error=%r", str(exc))
+            return
+        self.used, self.capacity = info.used, info.capacity
+
+
+class Daemon:
+    """One terminal's daemon, built from its config."""
+
+    def __init__(self, config: EdgeConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.device = validate_device_id(config.device.id)
+        self.clock = clock or SystemClock()
+        self.notifier = Notifier()
+        state = Path(config.device.state_dir)
+        state.mkdir(parents=True, exist_ok=True)
+        self.store = Store(state / "edge.db", utc_now=self.clock.utc_now)
+        self._claim_store()
+        fb = config.feedback
+        self._pins = pin_factory(fb.pin_factory)
+        self.feedback = Feedback(
+            fb.green_pin, fb.red_pin, fb.amber_pin, fb.buzzer_pin, pin_factory=self._pins
+        )
+        s = config.sensor
+        power = (
+            GpioPowerSwitch(s.power_pin, pin_factory=self._pins)
+            if s.power_pin is not None
+            else None
+        )
+        self.sensor = open_sensor(
+            s.port,
+            baud=s.baud,
+            address=s.address,
+            password=s.password,
+            timeout_s=s.timeout_s,
+            power=power,
+        )
+        self.touch = (
+            TouchLine(s.touch_pin, pin_factory=self._pins) if s.touch_pin is not None else None
+        )
+        self.health = Health()
+        m = config.mqtt
+        self.publisher = Publisher(
+            self.device,
+            self.store.outbox,
+            MqttSettings(
+                host=m.host,
+                port=m.port,
+                username=m.username,
+                password=m.password,
+                tls=m.tls,
+                ca_file=str(m.ca_file) if m.ca_file else None,
+                cert_file=str(m.cert_file) if m.cert_file else None,
+                key_file=str(m.key_file) if m.key_file else None,
+                keepalive_s=m.keepalive_s,
+                reconnect_min_s=m.reconnect_min_s,
+                reconnect_max_s=m.reconnect_max_s,
+            ),
+            self.status,
+            batch_size=m.batch_size,
+            ack_timeout_s=m.ack_timeout_s,
+            on_connection=lambda up: self.feedback.set_offline(not up),
+        )
+        self.jobs = schedule.Scheduler()
+        self.loop = PunchLoop(
+            self.sensor,
+            self.store,
+            self.feedback,
+            self.clock,
+            repeat_window_s=config.punch.repeat_window_s,
+            poll_interval_s=s.poll_interval_s,
+            on_punch=lambda _: self.publisher.notify(),
+            on_tick=self._tick,
+            touch=self.touch.wait_for_touch if self.touch is not None else None,
+        )
+        self._register_jobs()
+
+    def _claim_store(self) -> None:
+        # A store belongs to one device for life: its sequence numbers mean nothing under
+        # another id, and the central would mix two terminals' punches.
+        owner = self.store.meta.get(DEVICE_ID)
+        if owner is None:
+            self.store.meta.set(DEVICE_ID, self.device)
+        elif owner != self.device:
+            raise DaemonError(
+                f"{self.store.path} belongs to device {owner!r}, not {self.device!r}; "
+                "use a new state_dir for a new device id"
+            )
+
+    def status(self) -> Status:
+        """The heartbeat (hadir/v1/dev/{device}/status, retained)."""
+        used, capacity = self.health.used, self.health.capacity
+        if used is not None and capacity is not None and used > capacity:
+            used = None
+        return Status(
+            device=self.device,
+            online=True,
+            sensor=self.sensor.health().state.value,
+            templates_used=used,
+            templates_capacity=capacity,
+            outbox_depth=self.store.outbox.depth(),
+            clock_synced=self.clock.is_synced(),
+            at=self.clock.utc_now(),
+            versions={"hadir": _version()},
+        )
+
+    def _register_jobs(self) -> None:
+        c = self.config
+        # schedule counts whole seconds; sub-second periods make no sense for these jobs.
+        heartbeat, probe = max(1, round(c.mqtt.heartbeat_s)), max(1, round(c.sensor.health_probe_s))
+        self.jobs.every(heartbeat).seconds.do(self.publisher.publish_status)
+        self.jobs.every(probe).seconds.do(self.health.refresh, self.sensor)
+        self.jobs.every(1).hours.do(self.prune)
+        self.jobs.every(5).minutes.do(self.check_clock)
+
+    def prune(self) -> None:
+        """Drop acknowledged punches older than the retention period."""
+        cutoff = self.clock.utc_now() - timedelta(days=self.config.store.retention_days)
+        dropped = self.store.outbox.prune(cutoff)
+        if dropped:
+            log.info("retention pruned=%d older_than=%s", dropped, cutoff.isoformat())
+
+    def check_clock(self) -> None:
+        """Say so in the log while the clock is not NTP-synchronised (punches are flagged)."""
+        if not self.clock.is_synced():
+            log.warning("system clock not synchronised; punches are flagged clock_synced=false")
+
+    def _tick(self) -> None:
+        self.notifier.watchdog()
+        try:
+            self.jobs.run_pending()
+        except Exception:
+            # A failing periodic job must not stop punching.
+            log.exception("periodic job failed")
+
+    def run(self, *, handle_signals: bool = True) -> int:
+        """Run until SIGTERM/SIGINT (or :meth:`stop`); returns the exit code."""
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("stopping signal=%s", signal.Signals(signum).name)
+            self.loop.stop()
+
+        if handle_signals:
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+        # Read the module first, so the first heartbeat already carries its counts.
+        self.health.refresh(self.sensor)
+        self.publisher.start()
+        self.prune()
+        log.info(
+            "ready device=%s sensor=%s outbox_depth=%d",
+            self.device,
+            self.sensor.health().state.value,
+            self.store.outbox.depth(),
+        )
+        self.notifier.ready(f"device {self.device}")
+        try:
+            self.loop.run()
+        finally:
+            self.notifier.stopping()
+            self.close()
+        return 0
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to finish (tests and embedding; the service uses SIGTERM)."""
+        self.loop.stop()
+
+    def close(self) -> None:
+        """Release everything, in the reverse order of building it."""
+        self.publisher.stop()
+        self.sensor.close()
+        if self.touch is not None:
+            self.touch.close()
+        self.feedback.close()
+        self.store.close()
+        if self._pins is not None:
+            self._pins.close()
+
+
+def configure_logging(level: str) -> None:
+    """One structured line per event on stdout, for journald (which adds the time)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def start(config: EdgeConfig) -> int:
+    """Build the daemon from ``config`` and run it."""
+    configure_logging(config.log.level)
+    log.info("config %s", redact(config))
+    return Daemon(config).run()
