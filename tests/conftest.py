@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +34,14 @@ def sensor(sim: SimulatedR307) -> Iterator[R307Sensor]:
     drv = R307Sensor(sim.port, **FAST)  # type: ignore[arg-type]
     yield drv
     drv.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated central database: a SQLite file, and PostgreSQL where reachable."""
+    from central.db import upgrade
+    from tests.db import database
+
+    with database(str(request.param), tmp_path) as url:
+        upgrade(url)
+        yield url
