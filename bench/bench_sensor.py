@@ -2,8 +2,8 @@
 
 Run from the repository root with the project's virtualenv active::
 
-    python bench/bench_sensor.py            # full run, about 30 s on 2 cores
-    python bench/bench_sensor.py --quick    # fewer iterations, about 12 s
+    python bench/bench_sensor.py            # full run, about 25 s on 2 cores
+    python bench/bench_sensor.py --quick    # fewer iterations, about 10 s
 
 Every measurement talks to the simulated R307 (``edge.sensor.sim``) over its pty. Each simulator
 runs in a child process (multiprocessing, ``spawn``) so that its serving thread never competes
@@ -22,8 +22,8 @@ difference between the two simulator processes.
 2. ``instant`` timing, full 1000-template library, matching finger in the last slot.
 3. ``datasheet`` timing (busy times and UART pacing, r307-protocol.md §5): identify through
    the driver step by step (read_image, extract, search), with 10 and 1000 templates.
-4. Where the driver's extra time goes: the driver with parts of its transport switched off (in
-   this process only, for diagnosis), plus per-call costs of the transport primitives.
+4. Why the driver's identify costs what it does: the client's I/O calls per identify (writes,
+   reads, selects, input flushes) and the bytes through them, for both clients.
 
 Timings are wall clock (``perf_counter``) per identify; "client CPU" is the CPU time of the
 calling thread (``thread_time``). Nothing here asserts on timings.
@@ -40,11 +40,12 @@ import multiprocessing as mp
 import os
 import platform
 import random
+import select
 import statistics
 import sys
 import tempfile
+import termios
 import time
-import tty
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ from typing import Any
 import serial
 from pyfingerprint.pyfingerprint import PyFingerprint
 
-from edge.sensor.r307 import R307Sensor, _DeadlineSerial
+from edge.sensor.r307 import R307Sensor
 from edge.sensor.sim import SimulatedR307, fingers
 from edge.sensor.sim.flash import Flash, Settings
 from edge.sensor.sim.profiles import TIMINGS
@@ -337,7 +338,7 @@ def compare_table(c: Comparison, base: str, other: str) -> list[str]:
         f"{other} / {base}: p50 {c.other.p(50) / c.base.p(50):.3f}, "
         f"p99 {c.other.p(99) / c.base.p(99):.3f}, mean {c.other.mean / c.base.mean:.3f}; "
         f"per-pair ratio median {q2:.3f} (IQR {q1:.3f}-{q3:.3f}); "
-        f"client CPU +{us(c.other.cpu_mean - c.base.cpu_mean)} µs per identify.",
+        f"client CPU {(c.other.cpu_mean - c.base.cpu_mean) * 1e6:+.0f} µs per identify.",
     ]
     return rows
 
@@ -447,228 +448,87 @@ def section_datasheet(args: argparse.Namespace, out: list[str]) -> None:
     ]
 
 
-# -- section 4: where the driver's time goes ---------------------------------------------------
+# -- section 4: why (I/O calls per identify) ---------------------------------------------------
 
-_ORIGINAL_READ = _DeadlineSerial.read
-_ORIGINAL_FLUSH = _DeadlineSerial.reset_input_buffer
-
-
-def _no_flush(self: serial.Serial) -> None:
-    del self
+# What one identify costs the client is mostly syscalls: pyserial makes a select and a read or
+# write per call, and pyfingerprint calls it once per byte. These are the functions both clients'
+# port code reaches (pyserial and the driver look them up on the module at every call).
+_IO_FUNCTIONS = (
+    ("os.write", os, "write"),
+    ("os.read", os, "read"),
+    ("select.select", select, "select"),
+    ("termios.tcflush", termios, "tcflush"),
+)
 
 
 @contextlib.contextmanager
-def _driver_variant(plain_read: bool, no_flush: bool) -> Iterator[None]:
-    """Switch parts of the driver's transport off, in this process only, for diagnosis."""
-    try:
-        if plain_read:
-            _DeadlineSerial.read = serial.Serial.read  # type: ignore[method-assign]
-        if no_flush:
-            _DeadlineSerial.reset_input_buffer = _no_flush  # type: ignore[method-assign]
-        yield
-    finally:
-        _DeadlineSerial.read = _ORIGINAL_READ  # type: ignore[method-assign]
-        _DeadlineSerial.reset_input_buffer = _ORIGINAL_FLUSH  # type: ignore[method-assign]
+def _counting_io() -> Iterator[Counter[str]]:
+    """Count calls of the I/O functions (and bytes through os.read/os.write) in this process.
 
-
-def _variant_client(plain_read: bool, no_flush: bool) -> Client:
-    @contextlib.contextmanager
-    def client(port: str) -> Iterator[Identify]:
-        with _driver_variant(plain_read, no_flush), driver_client(port) as identify:
-            yield identify
-
-    return client
-
-
-def _count_calls(port: str) -> Counter[str]:
-    """How many reads, writes and input flushes one driver identify makes on its port."""
+    Only for an untimed identify: the wrappers cost time themselves. The simulator is in its own
+    process, so only the client's calls are counted.
+    """
     counts: Counter[str] = Counter()
+    saved = [(module, attr, getattr(module, attr)) for _, module, attr in _IO_FUNCTIONS]
 
     def counted(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*a: Any, **k: Any) -> Any:
+            result = fn(*a, **k)
             counts[name] += 1
-            return fn(*a, **k)
+            if name == "os.write":
+                counts["bytes written"] += result
+            elif name == "os.read":
+                counts["bytes read"] += len(result)
+            return result
 
         return wrapper
 
-    with driver_client(port) as identify:
-        identify()
-        try:
-            _DeadlineSerial.read = counted("read", _ORIGINAL_READ)  # type: ignore[method-assign]
-            _DeadlineSerial.write = counted("write", serial.Serial.write)  # type: ignore[method-assign]
-            _DeadlineSerial.reset_input_buffer = counted("flush", _ORIGINAL_FLUSH)  # type: ignore[method-assign]
-            identify()
-        finally:
-            _DeadlineSerial.read = _ORIGINAL_READ  # type: ignore[method-assign]
-            del _DeadlineSerial.write
-            _DeadlineSerial.reset_input_buffer = _ORIGINAL_FLUSH  # type: ignore[method-assign]
-    return counts
-
-
-def _per_call_costs(n: int) -> dict[str, float]:
-    """Seconds per call of the transport primitives on a local pty (no peer, bytes waiting)."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    os.set_blocking(master, False)
-    costs: dict[str, float] = {}
     try:
-        path = os.ttyname(slave)
-        for name, cls in (("Serial", serial.Serial), ("_DeadlineSerial", _DeadlineSerial)):
-            port = cls(path, 57600, bytesize=8, timeout=2)
-            try:
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    port.reset_input_buffer()
-                costs[f"{name}.reset_input_buffer()"] = (time.perf_counter() - t0) / n
-                spent, chunks = 0.0, max(1, n // 200)
-                for _ in range(chunks):
-                    os.write(master, bytes(200))
-                    time.sleep(0.002)
-                    if isinstance(port, _DeadlineSerial):
-                        port.deadline = time.monotonic() + 2.0
-                    t0 = time.perf_counter()
-                    for _ in range(200):
-                        port.read(1)
-                    spent += time.perf_counter() - t0
-                    if isinstance(port, _DeadlineSerial):
-                        port.deadline = None
-                costs[f"{name}.read(1)"] = spent / (chunks * 200)
-                writes = max(1, n // 10)
-                t0 = time.perf_counter()
-                for _ in range(writes):
-                    port.write(b"\x00")
-                costs[f"{name}.write(1 byte)"] = (time.perf_counter() - t0) / writes
-                with contextlib.suppress(BlockingIOError):
-                    while os.read(master, 65536):
-                        pass
-            finally:
-                port.close()
+        for name, module, attr in _IO_FUNCTIONS:
+            setattr(module, attr, counted(name, getattr(module, attr)))
+        yield counts
     finally:
-        os.close(master)
-        os.close(slave)
-    return costs
+        for module, attr, fn in saved:
+            setattr(module, attr, fn)
 
 
-def _call_cost(port: str, n: int) -> tuple[float, float]:
-    """Seconds per driver transaction around a no-op: with the input flush, and without."""
-    sensor = R307Sensor(port)
-    try:
-        sensor.probe()
-        results = []
-        for no_flush in (False, True):
-            with _driver_variant(plain_read=False, no_flush=no_flush):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    sensor._call("noop", lambda f: None)
-                results.append((time.perf_counter() - t0) / n)
-        return results[0], results[1]
-    finally:
-        sensor.close()
+def _io_per_identify(client: Client, port: str, expected: int, n: int) -> dict[str, float]:
+    with client(port) as identify:
+        identify()  # the first identify after opening is not typical
+        with _counting_io() as counts:
+            for _ in range(n):
+                if identify() != expected:
+                    raise RuntimeError(f"identify did not find slot {expected}")
+    return {k: v / n for k, v in counts.items()}
 
 
-@contextlib.contextmanager
-def _direct_client(port: str) -> Iterator[Identify]:
-    """The driver's own PyFingerprint and port, called without the driver (plain read, no flush).
-
-    A control: same serial object and handshake as the driver, none of its per-call code.
-    """
-    with _driver_variant(plain_read=True, no_flush=True):
-        sensor = R307Sensor(port)
-        try:
-            sensor.probe()
-            fp = sensor._fp
-            assert fp is not None
-
-            def identify() -> int | None:
-                if not fp.readImage():
-                    return None
-                fp.convertImage(1)
-                slot, _score = fp.searchTemplate()
-                return slot if slot >= 0 else None
-
-            yield identify
-        finally:
-            sensor.close()
-
-
-def section_breakdown(
+def section_io(
     args: argparse.Namespace, sims: tuple[SimProcess, SimProcess], out: list[str]
 ) -> None:
-    plan = Plan(2, 25) if args.quick else Plan(6, 40)
-    variants: dict[str, Client] = {
-        "A. R307Sensor as shipped": _variant_client(plain_read=False, no_flush=False),
-        "B. no input flush": _variant_client(plain_read=False, no_flush=True),
-        "C. pyserial's own read (no per-byte deadline)": _variant_client(
-            plain_read=True, no_flush=False
-        ),
-        "D. neither (only the driver's per-call Python path left)": _variant_client(
-            plain_read=True, no_flush=True
-        ),
-        "E. control: driver's port and PyFingerprint called directly": _direct_client,
-        "F. control: bare pyfingerprint against itself": bare_client,
-    }
+    n = 10 if args.quick else 50
     slot = args.small - 1
-    rows, extra, bare_cpu = [], {}, []
-    for name, client in variants.items():
-        c = paired(bare_client, client, sims, slot, plan)
-        # Relative to the paired bare run: the machine's speed drifts between rows.
-        extra[name[0]] = c.other.cpu_mean / c.base.cpu_mean - 1
-        bare_cpu.append(c.base.cpu_mean)
-        rows.append(
-            f"| {name} | {ms(c.base.p(50))} | {ms(c.other.p(50))} "
-            f"| {statistics.median(c.ratios):.3f} | {us(c.base.cpu_mean)} "
-            f"| {us(c.other.cpu_mean)} | {(c.other.cpu_mean - c.base.cpu_mean) * 1e6:+.0f} "
-            f"| {extra[name[0]] * 100:+.1f} % |"
-        )
-    cpu = statistics.fmean(bare_cpu)
-
-    def part(a: str, b: str) -> str:
-        d = extra[a] - extra[b]
-        return f"{d * 100:+.1f} % (~{d * cpu * 1e6:+.0f} µs)"
-
-    counts = _count_calls(sims[0].port)
-    with_flush, without_flush = _call_cost(sims[0].port, 2000 if args.quick else 10000)
-    costs = _per_call_costs(4000 if args.quick else 20000)
-    d_read = costs["_DeadlineSerial.read(1)"] - costs["Serial.read(1)"]
-    bare_io = (
-        counts["read"] * costs["Serial.read(1)"] + counts["write"] * costs["Serial.write(1 byte)"]
-    )
+    per = {
+        name: _io_per_identify(client, sims[0].port, slot, n)
+        for name, client in ((BARE, bare_client), (DRIVER, driver_client))
+    }
+    keys = [name for name, _, _ in _IO_FUNCTIONS] + ["bytes written", "bytes read"]
     out += [
-        "#### 4. Where the driver's extra time goes (diagnosis)",
+        "#### 4. Why: I/O calls per identify",
         "",
-        "Each variant paired with bare pyfingerprint as in section 1 "
-        f"({plan.n} pairs each, {args.small} templates, `instant`). Variants switch parts of "
-        "the driver's transport off by patching `_DeadlineSerial` in this process only; the "
-        "driver itself is unchanged. CPU is the client thread's CPU time per identify."
-        + (" (--quick: too few pairs for a stable attribution.)" if args.quick else ""),
+        f"Calls the client makes per identify (mean over {n} untimed identifies, "
+        f"{args.small} templates, `instant`), counted by wrapping these functions in this "
+        "process; the bytes through `os.write`/`os.read` show that both put the same bytes on "
+        "the wire. pyserial makes a `select` with every read and write; the driver's port, "
+        "inside a transaction, holds pyfingerprint's one-byte writes until its next read and "
+        "serves reads from what has already arrived.",
         "",
-        "| variant | bare p50 ms | variant p50 ms | per-pair ratio median "
-        "| bare CPU µs | variant CPU µs | CPU over bare µs | CPU over bare |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
-        "",
-        "Attribution of the driver's extra client CPU per identify, as differences of the "
-        "rows' CPU over bare (in % of bare client CPU, and in µs at this run's mean bare CPU "
-        f"of {cpu * 1e6:.0f} µs): per-byte deadline read A-C {part('A', 'C')}, input flush "
-        f"A-B {part('A', 'B')}, per-call Python path (`_call`/`_attempts`/wrappers) D-E "
-        f"{part('D', 'E')}; noise floor (row F) {extra['F'] * 100:+.1f} %.",
-        "",
-        f"One driver identify makes {counts['read']} one-byte reads, {counts['write']} one-byte "
-        f"writes (pyfingerprint reads and writes byte by byte) and {counts['flush']} input "
-        "flushes (one per transaction: read_image, extract, search). Per-call costs in a tight "
-        "loop (warm caches, so lower bounds for the live figures above):",
-        "",
-        "| primitive | µs per call |",
-        "|---|---:|",
-        *(f"| `{k}` (local pty, bytes waiting) | {v * 1e6:.2f} |" for k, v in costs.items()),
-        f"| driver `_call` around a no-op (lock, flush, deadline) | {with_flush * 1e6:.2f} |",
-        f"| driver `_call` around a no-op, flush off | {without_flush * 1e6:.2f} |",
-        "",
-        f"From these: deadline read {counts['read']} x {d_read * 1e6:.2f} µs = "
-        f"{counts['read'] * d_read * 1e6:.0f} µs, transactions {counts['flush']} x "
-        f"{with_flush * 1e6:.2f} µs = {counts['flush'] * with_flush * 1e6:.0f} µs per identify; "
-        f"the byte-by-byte I/O bare pyfingerprint itself does costs {bare_io * 1e6:.0f} µs "
-        f"({counts['read']} reads + {counts['write']} writes).",
+        f"| call | {BARE} | {DRIVER} |",
+        "|---|---:|---:|",
+        *(
+            f"| {k if k.startswith('bytes') else f'`{k}`'} | {per[BARE].get(k, 0):.1f} "
+            f"| {per[DRIVER].get(k, 0):.1f} |"
+            for k in keys
+        ),
         "",
     ]
 
@@ -678,13 +538,10 @@ def section_breakdown(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer iterations (about 12 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (about 10 s)")
     parser.add_argument("--seed", type=int, default=7, help="seed for templates and captures")
     parser.add_argument("--small", type=int, default=10, help="templates in the small library")
     parser.add_argument("--large", type=int, default=1000, help="templates in the full library")
-    parser.add_argument(
-        "--skip-breakdown", action="store_true", help="leave out section 4 (diagnosis)"
-    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     flags = " ".join(sys.argv[1:] if argv is None else argv)
@@ -700,13 +557,11 @@ def main(argv: list[str] | None = None) -> int:
     ]
     with twin_sims("instant", args.small, args.seed) as sims:
         res = section_overhead(args, sims, out)
-        if not args.skip_breakdown:
-            breakdown: list[str] = []
-            section_breakdown(args, sims, breakdown)
+        io: list[str] = []
+        section_io(args, sims, io)
     section_full_library(args, out)
     section_datasheet(args, out)
-    if not args.skip_breakdown:
-        out += breakdown
+    out += io
     ratios = {
         "per-pair median": statistics.median(res.ratios),
         "p50": res.other.p(50) / res.base.p(50),
