@@ -1,0 +1,181 @@
+"""hadir-central: the collector, the database, terminals and rosters from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from central.collector import BrokerSettings, Collector
+from central.config import CentralConfig, ConfigError, load
+from central.db import make_engine, upgrade
+from central.devices import DeviceExists, add_device
+from central.ingest import missing_seqs
+from central.schema import dead_letter, device
+
+PROG = "hadir-central"
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__)
+    p.add_argument("--config", help="central.toml (database, broker, API)")
+    p.add_argument("--db", help="database URL; overrides the config's [database].url")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "run",
+        help="run the collector (and the HTTP API when configured)",
+        epilog="Example: hadir-central --config /etc/hadir/central.toml run",
+    )
+    db = sub.add_parser(
+        "db",
+        help="database maintenance",
+        epilog="Example: hadir-central --db sqlite:///c.db db upgrade",
+    )
+    db.add_argument("action", choices=["upgrade"])
+    dev = sub.add_parser(
+        "device",
+        help="register and list terminals",
+        epilog="Example: hadir-central --config central.toml device add kupang-bkd-01 --site bkd",
+    )
+    dev.add_argument("action", choices=["add", "list", "gaps"])
+    dev.add_argument("device_id", nargs="?")
+    dev.add_argument("--site", help="site id the terminal stands at")
+    dev.add_argument("--description", default="")
+    dl = sub.add_parser(
+        "dead-letters",
+        help="refused messages and why",
+        epilog="Example: hadir-central --config central.toml dead-letters",
+    )
+    dl.add_argument("--limit", type=int, default=20)
+    return p
+
+
+def _config(args: argparse.Namespace) -> CentralConfig:
+    if args.config:
+        cfg = load(args.config)
+        if args.db:
+            return CentralConfig(
+                **{**{f: getattr(cfg, f) for f in cfg.__slots__}, "database_url": args.db}
+            )
+        return cfg
+    if args.db:
+        return CentralConfig(database_url=args.db)
+    raise ConfigError("give --config FILE or --db URL")
+
+
+def _run(cfg: CentralConfig) -> int:
+    logging.basicConfig(
+        stream=sys.stdout, level=cfg.log_level, format="%(levelname)s %(name)s %(message)s"
+    )
+    upgrade(cfg.database_url)
+    engine = make_engine(cfg.database_url)
+    collector = Collector(
+        engine,
+        BrokerSettings(
+            host=cfg.mqtt_host,
+            port=cfg.mqtt_port,
+            client_id=cfg.client_id,
+            share_group=cfg.share_group,
+            username=cfg.mqtt_username,
+            password=cfg.mqtt_password,
+            tls=cfg.mqtt_tls,
+            ca_file=cfg.mqtt_ca_file,
+            cert_file=cfg.mqtt_cert_file,
+            key_file=cfg.mqtt_key_file,
+        ),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    collector.start()
+    log.info("collector running database=%s", engine.url.render_as_string(hide_password=True))
+    stop.wait()
+    collector.stop()
+    engine.dispose()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``hadir-central``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        cfg = _config(args)
+        if args.cmd == "run":
+            return _run(cfg)
+        if args.cmd == "db":
+            upgrade(cfg.database_url)
+            print("database is at the latest revision")
+            return 0
+        engine = make_engine(cfg.database_url)
+        now = datetime.now(UTC)
+        if args.cmd == "device" and args.action == "add":
+            if not args.device_id:
+                raise ConfigError("device add: give the device id, e.g. kupang-bkd-01")
+            with engine.begin() as conn:
+                creds = add_device(
+                    conn, args.device_id, now, site_id=args.site, description=args.description
+                )
+            print(f"device {creds.device} registered.")
+            print(
+                f'\n# edge.toml of the terminal:\n[device]\nid = "{creds.device}"\n'
+                f'[mqtt]\nusername = "{creds.device}"'
+            )
+            print(f'password = "{creds.password}"   # shown once; better in password_file (0600)')
+            print(f"\n# append to the broker's password_file:\n{creds.passwd_line}")
+            print(f"\n# append to the broker's acl_file:\n{creds.acl}")
+            return 0
+        if args.cmd == "device" and args.action == "list":
+            with engine.connect() as conn:
+                rows = conn.execute(select(device).order_by(device.c.id)).mappings().all()
+            for r in rows:
+                line = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+                print(
+                    json.dumps(line)
+                    if args.json
+                    else f"{r['id']:24s} online={r['online']} acked_upto={r['acked_upto']} "
+                    f"outbox={r['outbox_depth']} sensor={r['sensor']} "
+                    f"complete_upto={r['complete_upto']}"
+                )
+            return 0
+        if args.cmd == "device" and args.action == "gaps":
+            with engine.connect() as conn:
+                print(json.dumps(missing_seqs(conn, args.device_id)))
+            return 0
+        if args.cmd == "dead-letters":
+            with engine.connect() as conn:
+                letters = conn.execute(
+                    select(
+                        dead_letter.c.id,
+                        dead_letter.c.received_at,
+                        dead_letter.c.topic,
+                        dead_letter.c.reason,
+                    )
+                    .order_by(dead_letter.c.id.desc())
+                    .limit(args.limit)
+                ).all()
+            for letter in letters:
+                print(
+                    f"{letter.id:6d} {letter.received_at.isoformat()} {letter.topic}  "
+                    f"{letter.reason}"
+                )
+            return 0
+    except (ConfigError, DeviceExists, ValueError, OSError) as exc:
+        if os.environ.get("DEBUG"):
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""The collector: MQTT in, database commit, then the acks (broker first, then the device).
+
+It subscribes through a shared subscription (``$share/{group}/...``), so more collector
+processes on a clustered broker split the load with no code change. paho's manual ack makes the
+broker keep a message until the database commit that stores it; a collector killed mid-batch
+loses nothing, because the broker (persistent session) or the device (ack timeout) sends again.
+
+The network thread only queues messages; one writer thread drains the queue and stores many
+messages in one transaction, which is where the throughput comes from.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from central.ingest import UnknownDevice, record_dead_letter, record_status, store_batches
+from wire import (
+    Ack,
+    Kind,
+    MessageError,
+    PunchBatch,
+    Status,
+    decode_punch_batch,
+    decode_status,
+    encode,
+    topics,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    """How the collector reaches the broker."""
+
+    host: str
+    port: int
+    client_id: str = "hadir-collector-1"
+    share_group: str = "collectors"
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: int = 30
+
+
+@dataclass(slots=True)
+class Counters:
+    """What the collector did since start."""
+
+    messages: int = 0
+    punches: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    transactions: int = 0
+    db_failures: int = 0
+
+
+@dataclass(slots=True)
+class _Parsed:
+    msg: mqtt.MQTTMessage
+    batch: PunchBatch | None = None
+    status: Status | None = None
+    error: str | None = None
+    device: str | None = None
+
+
+class Collector:
+    """One collector process's MQTT side and writer.
+
+    Args:
+        engine: the central database (migrated).
+        broker: broker settings.
+        max_group: messages stored per transaction at most.
+        utc_now: the clock (tests pass a fixed one).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        broker: BrokerSettings,
+        *,
+        max_group: int = 500,
+        utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.max_group = max_group
+        self.utc_now = utc_now
+        self.counters = Counters()
+        self.connected = threading.Event()
+        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._stop = threading.Event()
+        self._unknown_logged: set[str] = set()
+        self._unknown_lettered: set[str] = set()
+        self._client = self._make_client()
+        self._writer = threading.Thread(
+            target=self._write_loop, name="collector-writer", daemon=True
+        )
+
+    def _make_client(self) -> mqtt.Client:
+        b = self.broker
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=b.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=False,  # the broker keeps our unacked messages while we restart
+            manual_ack=True,
+        )
+        client.enable_logger(logging.getLogger("central.mqtt"))
+        if b.username is not None:
+            client.username_pw_set(b.username, b.password)
+        if b.tls:
+            client.tls_set(ca_certs=b.ca_file, certfile=b.cert_file, keyfile=b.key_file)
+        client.reconnect_delay_set(1, 30)
+        client.max_inflight_messages_set(1000)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = lambda _c, _u, msg: self._queue.put(msg)
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("broker refused the collector reason=%s", reason)
+            return
+        group = self.broker.share_group
+        client.subscribe(
+            [
+                (topics.shared_punches(group), 1),
+                (f"$share/{group}/{topics.wildcard(Kind.STATUS)}", 1),
+            ]
+        )
+        self.connected.set()
+        log.info(
+            "collector connected host=%s port=%d group=%s",
+            self.broker.host,
+            self.broker.port,
+            group,
+        )
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.connected.clear()
+        log.warning("collector disconnected reason=%s", reason)
+
+    # -- the writer --------------------------------------------------------------------------
+
+    def _parse(self, msg: mqtt.MQTTMessage) -> _Parsed:
+        try:
+            device, kind = topics.parse(msg.topic)
+        except MessageError as exc:
+            return _Parsed(msg, error=f"topic: {exc}")
+        try:
+            if kind is Kind.PUNCHES:
+                return _Parsed(
+                    msg, batch=decode_punch_batch(msg.payload, topic_device=device), device=device
+                )
+            if kind is Kind.STATUS:
+                return _Parsed(
+                    msg, status=decode_status(msg.payload, topic_device=device), device=device
+                )
+        except MessageError as exc:
+            return _Parsed(msg, error=str(exc), device=device)
+        return _Parsed(msg, error=f"unexpected topic kind {kind}", device=device)
+
+    def _write_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            group = [first]
+            while len(group) < self.max_group:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._store(group)
+            except Exception:
+                # Nothing of the group was acked, so the broker sends it again after the
+                # reconnect; the writer itself must live on.
+                log.exception("collector writer failed on %d messages; reconnecting", len(group))
+                self._client.reconnect()
+
+    def _store(self, group: list[mqtt.MQTTMessage]) -> None:
+        parsed = [self._parse(m) for m in group]
+        for attempt in range(5):
+            try:
+                acks = self._transaction(parsed)
+                break
+            except SQLAlchemyError as exc:
+                self.counters.db_failures += 1
+                log.error("database write failed attempt=%d error=%r", attempt + 1, str(exc)[:300])
+                time.sleep(min(0.2 * 2**attempt, 5))
+        else:
+            # Not stored: do not ack. Reconnecting makes the broker send them again; the
+            # devices would also re-send on their ack timeout.
+            log.error("giving up on %d messages; reconnecting so the broker redelivers", len(group))
+            self._client.reconnect()
+            return
+        for p in parsed:
+            self._client.ack(p.msg.mid, p.msg.qos)
+        for dev, upto in acks.items():
+            self._client.publish(topics.ack(dev), encode(Ack(upto)), qos=1)
+        self.counters.messages += len(group)
+        self.counters.transactions += 1
+
+    def _transaction(self, parsed: list[_Parsed]) -> dict[str, int]:
+        now = self.utc_now()
+        acks: dict[str, int] = {}
+        batches = [p.batch for p in parsed if p.batch is not None]
+        with self.engine.begin() as conn:
+            if batches:
+                try:
+                    results = store_batches(conn, batches, now)
+                except UnknownDevice:
+                    # Store the known devices' batches one by one and hold back the rest.
+                    results = {}
+                    for b in batches:
+                        try:
+                            # UnknownDevice is raised before anything is written.
+                            results.update(store_batches(conn, [b], now))
+                        except UnknownDevice:
+                            self._unknown(conn, b, now)
+                for dev, r in results.items():
+                    self.counters.punches += r.inserted
+                    self.counters.duplicates += r.duplicates
+                    acks[dev] = r.ack
+                    if r.conflicts:
+                        self.counters.dead_letters += 1
+                        record_dead_letter(
+                            conn,
+                            topic=topics.punches(dev),
+                            payload=b"",
+                            reason=f"seq reused with another punch id (seqs {r.conflicts[:10]}): "
+                            "the terminal's store was reset or cloned; punches held back",
+                            now=now,
+                            device_id=dev,
+                        )
+            for p in parsed:
+                if p.status is not None and not record_status(conn, p.status, now):
+                    self._note_unknown(p.status.device)
+                if p.error is not None:
+                    self.counters.dead_letters += 1
+                    log.warning("dead letter topic=%s reason=%r", p.msg.topic, p.error[:200])
+                    record_dead_letter(
+                        conn,
+                        topic=p.msg.topic,
+                        payload=bytes(p.msg.payload),
+                        reason=p.error,
+                        now=now,
+                        device_id=p.device,
+                    )
+        return acks
+
+    def _unknown(self, conn: Connection, batch: PunchBatch, now: datetime) -> None:
+        # Not acknowledged to the device: it keeps the punches and sends them again, so once
+        # an operator registers it nothing is lost. One dead letter per device and process.
+        if batch.device not in self._unknown_lettered:
+            self._unknown_lettered.add(batch.device)
+            record_dead_letter(
+                conn,
+                topic=topics.punches(batch.device),
+                payload=encode(batch),
+                reason=f"unknown device {batch.device!r}: "
+                "register it with 'hadir-central device add'",
+                now=now,
+                device_id=batch.device,
+            )
+            self.counters.dead_letters += 1
+        self._note_unknown(batch.device)
+
+    def _note_unknown(self, dev: str) -> None:
+        if dev not in self._unknown_logged:
+            self._unknown_logged.add(dev)
+            log.warning("message from unregistered device=%s held back", dev)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and start storing."""
+        self._writer.start()
+        self._client.connect_async(
+            self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Store what is queued, then disconnect."""
+        deadline = time.monotonic() + 10
+        while not self._queue.empty() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        self._stop.set()
+        self._writer.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
