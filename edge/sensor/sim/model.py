@@ -244,9 +244,7 @@ class R307Model:
     def status_register(self) -> int:
         """The status register of §4.2."""
         return (
-            (self.last_pass << 1)
-            | (self.password_checked << 2)
-            | ((self.image is not None) << 3)
+            (self.last_pass << 1) | (self.password_checked << 2) | ((self.image is not None) << 3)
         )
 
     # -- instructions ------------------------------------------------------------------------
