@@ -35,23 +35,31 @@ def punches(engine: Engine, dev: str) -> list[tuple[int, str, str]]:
         return [
             (int(r.seq), r.id, r.person)
             for r in conn.execute(
-                select(punch.c.seq, punch.c.id, punch.c.person).where(punch.c.device_id == dev).order_by(punch.c.seq)
+                select(punch.c.seq, punch.c.id, punch.c.person)
+                .where(punch.c.device_id == dev)
+                .order_by(punch.c.seq)
             )
         ]
 
 
 def dead_letters(engine: Engine) -> list[tuple[str, str]]:
     with engine.connect() as conn:
-        return [(r.topic, r.reason) for r in conn.execute(select(dead_letter.c.topic, dead_letter.c.reason))]
+        return [
+            (r.topic, r.reason)
+            for r in conn.execute(select(dead_letter.c.topic, dead_letter.c.reason))
+        ]
 
 
 class CollectorProcess:
     """``hadir-central run`` as a subprocess (a separate process, so it can be SIGKILLed)."""
 
-    def __init__(self, folder: Path, db_url: str, port: int, client_id: str = "collector-proc-1") -> None:
+    def __init__(
+        self, folder: Path, db_url: str, port: int, client_id: str = "collector-proc-1"
+    ) -> None:
         self.config = folder / f"{client_id}.toml"
         self.config.write_text(
-            f'[database]\nurl = "{db_url}"\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "{client_id}"\n'
+            f'[database]\nurl = "{db_url}"\n'
+            f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\nclient_id = "{client_id}"\n'
         )
         self.log = folder / f"{client_id}.log"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -59,7 +67,9 @@ class CollectorProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "central", "--config", str(self.config), "run"], stdout=out, stderr=out
+                [sys.executable, "-m", "central", "--config", str(self.config), "run"],
+                stdout=out,
+                stderr=out,
             )
 
     def kill(self) -> None:

@@ -71,7 +71,9 @@ def edge(tmp_path: Path, dev: str, broker: Broker) -> tuple[Store, Publisher]:
         dev,
         store.outbox,
         MqttSettings(host="127.0.0.1", port=broker.port, reconnect_min_s=1, reconnect_max_s=1),
-        lambda: Status(device=dev, online=True, outbox_depth=store.outbox.depth(), at=datetime.now(UTC)),  # type: ignore[arg-type]
+        lambda: Status(
+            device=dev, online=True, outbox_depth=store.outbox.depth(), at=datetime.now(UTC)
+        ),  # type: ignore[arg-type]
         ack_timeout_s=2,
         batch_size=50,
     )
@@ -91,7 +93,9 @@ def append(store: Store, i: int) -> None:
     )
 
 
-def test_collector_two_terminals_land_once_each(tmp_path: Path, broker: Broker, engine: Engine) -> None:
+def test_collector_two_terminals_land_once_each(
+    tmp_path: Path, broker: Broker, engine: Engine
+) -> None:
     collector = start_collector(engine, broker.port)
     (sa, pa), (sb, pb) = edge(tmp_path, A, broker), edge(tmp_path, B, broker)
     for i in range(120):
@@ -99,7 +103,9 @@ def test_collector_two_terminals_land_once_each(tmp_path: Path, broker: Broker, 
         append(sb, i)
     pa.notify()
     pb.notify()
-    wait_until(lambda: sa.outbox.depth() == 0 and sb.outbox.depth() == 0, 20, "both outboxes released")
+    wait_until(
+        lambda: sa.outbox.depth() == 0 and sb.outbox.depth() == 0, 20, "both outboxes released"
+    )
     assert [s for s, _, _ in punches(engine, A)] == list(range(1, 121))
     assert [s for s, _, _ in punches(engine, B)] == list(range(1, 121))
     pa.publish_status()
@@ -119,7 +125,9 @@ def _device(engine: Engine, dev: str) -> dict[str, object]:
         return dict(conn.execute(select(device).where(device.c.id == dev)).mappings().one())
 
 
-def test_collector_ignores_a_duplicated_batch_and_reports_gaps(broker: Broker, engine: Engine) -> None:
+def test_collector_ignores_a_duplicated_batch_and_reports_gaps(
+    broker: Broker, engine: Engine
+) -> None:
     collector = start_collector(engine, broker.port)
     client = raw_client(broker.port)
     batch = PunchBatch(A, (punch(1), punch(2), punch(4)))  # type: ignore[arg-type]
@@ -139,7 +147,9 @@ def test_collector_rejects_a_forged_device(broker: Broker, engine: Engine) -> No
     collector = start_collector(engine, broker.port)
     client = raw_client(broker.port)
     forged = PunchBatch(B, (punch(1),))  # type: ignore[arg-type]
-    client.publish(topics.punches(A), encode(forged), qos=1).wait_for_publish(5)  # B's punch on A's topic
+    client.publish(topics.punches(A), encode(forged), qos=1).wait_for_publish(
+        5
+    )  # B's punch on A's topic
     wait_until(lambda: len(dead_letters(engine)) == 1, 10, "the dead letter")
     assert punches(engine, A) == [] and punches(engine, B) == []
     [(topic, reason)] = dead_letters(engine)
@@ -168,7 +178,9 @@ def test_collector_seq_reused_with_another_id_is_held_back(broker: Broker, engin
     collector.stop()
 
 
-def test_collector_holds_back_an_unknown_device_until_registered(tmp_path: Path, broker: Broker, engine: Engine) -> None:
+def test_collector_holds_back_an_unknown_device_until_registered(
+    tmp_path: Path, broker: Broker, engine: Engine
+) -> None:
     collector = start_collector(engine, broker.port)
     store, pub = edge(tmp_path, "terminal-new", broker)
     append(store, 1)
@@ -201,7 +213,9 @@ def test_collector_fuzzed_payloads_become_dead_letters_while_ingest_goes_on(
             if i % 3 == 0:
                 data = data[: rng.randrange(len(data))]
             if i % 7 == 0:
-                data = bytearray(json.dumps({"v": 1, "device": B, "punches": [rng.random()]}).encode())
+                data = bytearray(
+                    json.dumps({"v": 1, "device": B, "punches": [rng.random()]}).encode()
+                )
             try:
                 decode_punch_batch(bytes(data), topic_device=B)
             except MessageError:
@@ -230,7 +244,9 @@ def test_collector_fuzzed_payloads_become_dead_letters_while_ingest_goes_on(
     collector.stop()
 
 
-def test_collector_killed_mid_batch_loses_nothing(tmp_path: Path, broker: Broker, db_url: str, engine: Engine) -> None:
+def test_collector_killed_mid_batch_loses_nothing(
+    tmp_path: Path, broker: Broker, db_url: str, engine: Engine
+) -> None:
     proc = CollectorProcess(tmp_path, db_url, broker.port)
     proc.start()
     store, pub = edge(tmp_path, A, broker)

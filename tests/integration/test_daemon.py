@@ -1,4 +1,4 @@
-"""The edge daemon end to end: simulator → daemon (subprocess) → real mosquitto → peer."""
+"""The edge daemon end to end: simulator → daemon (subprocess) → real mosquitto → collector."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from central.schema import punch
 from edge.clock import SystemClock
 from edge.sensor.sim import SimulatedR307
 from edge.store import Store
-from tests.integration.ackpeer import AckPeer
 from tests.integration.broker import Broker
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import CentralUnderTest, wait_until
 from tests.integration.edge_daemon import COMMITTED, REPEATED, DaemonProcess, enroll, write_config
 
 pytestmark = pytest.mark.integration
@@ -28,8 +29,9 @@ def sim() -> SimulatedR307:
 
 
 def test_daemon_press_becomes_one_punch_at_the_central(
-    tmp_path: Path, sim: SimulatedR307, broker: Broker, peer: AckPeer
+    tmp_path: Path, sim: SimulatedR307, broker: Broker, central: CentralUnderTest
 ) -> None:
+    central.register(DEVICE)
     state = tmp_path / "state"
     state.mkdir()
     enroll(sim, state / "edge.db", ["198609262015051001"])
@@ -41,10 +43,13 @@ def test_daemon_press_becomes_one_punch_at_the_central(
     sim.place("198609262015051001")
     assert daemon.wait_for(COMMITTED, 10) is not None
     sim.lift()
-    wait_until(lambda: len(peer.punches(DEVICE)) == 1, 10, "the punch at the central")
-    [(seq, _punch_id, person)] = peer.punches(DEVICE)
+    wait_until(lambda: len(central.punches(DEVICE)) == 1, 10, "the punch at the central")
+    [(seq, _punch_id, person)] = central.punches(DEVICE)
     assert (seq, person) == (1, "198609262015051001")
-    row = peer.db.execute("SELECT at, clock_synced, boot_id, mono_ns FROM punch").fetchone()
+    with central.engine.connect() as conn:
+        row = conn.execute(
+            select(punch.c.at, punch.c.clock_synced, punch.c.boot_id, punch.c.mono_ns)
+        ).one()
     clock = SystemClock()
     assert row[1] == int(clock.is_synced())
     assert row[2] == clock.boot_id()
@@ -57,13 +62,14 @@ def test_daemon_press_becomes_one_punch_at_the_central(
         # Released once the central's ack arrived, and only then.
         wait_until(lambda: store.outbox.depth() == 0, 10, "the punch released")
     assert daemon.terminate() == 0
-    assert len(peer.punches(DEVICE)) == 1
+    assert len(central.punches(DEVICE)) == 1
 
 
 def test_daemon_killed_20_times_loses_and_doubles_nothing(
-    tmp_path: Path, sim: SimulatedR307, broker: Broker, peer: AckPeer
+    tmp_path: Path, sim: SimulatedR307, broker: Broker, central: CentralUnderTest
 ) -> None:
     people = [f"1990010120150110{i:02d}" for i in range(60)]
+    central.register(DEVICE)
     state = tmp_path / "state"
     state.mkdir()
     enroll(sim, state / "edge.db", people)
@@ -93,7 +99,7 @@ def test_daemon_killed_20_times_loses_and_doubles_nothing(
         wait_until(lambda: store.outbox.depth() == 0, 30, "the backlog acknowledged")
         committed = store.outbox.last_seq()
     assert daemon.terminate() == 0
-    got = peer.punches(DEVICE)
+    got = central.punches(DEVICE)
     ids = {i for _, i, _ in got}
     assert [s for s, _, _ in got] == list(range(1, committed + 1))  # all committed, gap-free
     assert signalled_ok <= ids  # every punch the person saw "OK" for arrived

@@ -13,9 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.config import load
 from edge.daemon import Daemon
 from edge.sensor.sim import SimulatedR307
-from tests.integration.ackpeer import AckPeer
 from tests.integration.broker import Broker
-from tests.integration.conftest import wait_until
+from tests.integration.conftest import CentralUnderTest, wait_until
 from tests.integration.edge_daemon import enroll, write_config
 from wire import Status, decode_status
 
@@ -50,8 +49,9 @@ def red_blinking(daemon: Daemon) -> bool:
 
 
 def test_daemon_unplugged_module_shows_and_recovers(
-    tmp_path: Path, broker: Broker, peer: AckPeer
+    tmp_path: Path, broker: Broker, central: CentralUnderTest
 ) -> None:
+    central.register(DEVICE)
     with SimulatedR307("r307", "instant", seed=3) as sim:
         state = tmp_path / "state"
         state.mkdir()
@@ -82,7 +82,7 @@ def test_daemon_unplugged_module_shows_and_recovers(
             wait_until(lambda: watcher.sensor() == "ok", 15, "the heartbeat back to ok")
             assert not daemon.feedback.has_sensor_fault
             sim.place("199001012015011001")
-            wait_until(lambda: len(peer.punches(DEVICE)) == 1, 10, "a punch after recovery")
+            wait_until(lambda: len(central.punches(DEVICE)) == 1, 10, "a punch after recovery")
             sim.lift()
         finally:
             watcher.close()
