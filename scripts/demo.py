@@ -1,125 +1,234 @@
-"""The demo: a simulated module at datasheet speed, enrolled and pressed as in an office.
+"""The demo: the whole pipeline on one machine, as an office morning would run it.
 
-Stage 1 (sensor layer): a simulated R307 runs as its own process (``hadir-sim run``), is driven
-from "the world" through its control socket, and the driver enrolls and identifies through the
-unmodified pyfingerprint, surviving a fault on the way.
+simulated R307 (hadir-sim) -> edge daemon (hadir-edge) -> mosquitto -> collector
+(hadir-central) -> the central's database; every part a real process, talking real bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
+from central.db import make_engine, upgrade
+from central.devices import add_device
+from central.schema import device, punch
 from edge.prompts import say
-from edge.sensor import PoorImage, R307Sensor, Slot
+from edge.sensor import R307Sensor, Slot
 from edge.sensor.enrollment import Step, enroll
 from edge.sensor.sim.control import request
+from edge.store import Store
 
-PEOPLE = {"Yohanes Bria": "yohanes", "Maria Seran": "maria", "Agus Lede": "agus"}
+DEVICE = "kupang-bkd-01"
+WITA = ZoneInfo("Asia/Makassar")
+PEOPLE = {
+    "198609262015051001": ("Yohanes Bria", "yohanes"),
+    "199203142019032002": ("Maria Seran", "maria"),
+    "200012312024211001": ("Agus Lede", "agus"),
+}
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: object, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit(f"demo: timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def process(args: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def listening(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        return True
+    return False
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.WARNING, format="   [log] %(levelname)s %(name)s %(message)s")
-    folder = Path(tempfile.mkdtemp(prefix="hadir-demo-"))
-    sim = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edge.sensor.sim",
-            "--dir",
-            str(folder),
-            "run",
-            "--timing",
-            "datasheet",
-            "--seed",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    logging.basicConfig(level=logging.ERROR)
+    work = Path(tempfile.mkdtemp(prefix="hadir-demo-"))
+    print(f"== Hadir demo in {work}")
+    port = free_port()
+    (work / "mosquitto.conf").write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
     )
-    try:
-        assert sim.stdout is not None
-        port = sim.stdout.readline().split(": ", 1)[1].strip()
-        while not (folder / "control.sock").exists():
-            time.sleep(0.05)
-        sock = str(folder / "control.sock")
-        print(f"== simulated R307 on {port} (datasheet timing, 57600 baud)")
-        sensor = R307Sensor(port)
-        info = sensor.info()
-        print(
-            f"   module: capacity {info.capacity}, packet {info.packet_size} B, "
-            f"security {info.security_level}"
-        )
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    db_url = f"sqlite:///{work / 'central.db'}"
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        creds = add_device(conn, DEVICE, datetime.now(UTC), description="BKD Kota Kupang, lobby")
+    print(f"   central database {db_url}; terminal {creds.device} registered")
+    (work / "central.toml").write_text(
+        f'[database]\nurl = "{db_url}"\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
+    )
+    sim_dir = work / "sim"
+    broker_cmd = [mosquitto, "-c", str(work / "mosquitto.conf")]
+    with (
+        process(broker_cmd, work / "mosquitto.log") as broker,
+        process(
+            [PY, "-m", "central", "--config", str(work / "central.toml"), "run"],
+            work / "central.log",
+        ),
+        process(
+            [
+                PY,
+                "-m",
+                "edge.sensor.sim",
+                "--dir",
+                str(sim_dir),
+                "run",
+                "--timing",
+                "datasheet",
+                "--seed",
+                "1",
+            ],
+            work / "sim.log",
+        ),
+    ):
+        wait_for(lambda: listening(port), 10, "mosquitto")
+        wait_for((sim_dir / "control.sock").exists, 10, "the simulator")
+        sock, tty = str(sim_dir / "control.sock"), str(sim_dir / "ttyR307")
+        print(f"== mosquitto on 127.0.0.1:{port}; simulated R307 on {tty} (datasheet timing)")
 
-        print("== enrollment (the technician's presses)")
-        for slot, (name, finger) in enumerate(PEOPLE.items()):
+        print("== enrollment (the technician's presses; the daemon is not running yet)")
+        sensor = R307Sensor(tty)
+        state = work / "edge-state"
+        state.mkdir()
+        with Store(state / "edge.db") as store:
+            for slot, (nip, (name, finger)) in enumerate(PEOPLE.items()):
 
-            def person(step: Step, finger: str = finger) -> None:
-                if step in (Step.PLACE, Step.PLACE_AGAIN):
-                    request(sock, "place", finger=finger)
-                elif step is Step.LIFT:
-                    request(sock, "lift")
+                def person(step: Step, finger: str = finger) -> None:
+                    if step in (Step.PLACE, Step.PLACE_AGAIN):
+                        request(sock, "place", finger=finger)
+                    elif step is Step.LIFT:
+                        request(sock, "lift")
 
-            score = enroll(sensor, Slot(slot), person, poll_s=0.05)
-            print(f"   {name}: slot {slot}, verified with score {score}")
-
-        print("== the morning rush (each line: finger on the glass -> what the terminal says)")
-        presses = [
-            ("yohanes", "good"),
-            ("maria", "wet"),
-            ("maria", "good"),
-            ("stranger", "good"),
-            ("agus", "good"),
-        ]
-        for finger, quality in presses:
-            request(sock, "place", finger=finger, quality=quality)
-            start = time.monotonic()
-            try:
-                match = sensor.identify()
-                text = (
-                    say("unknown")
-                    if match is None
-                    else say("found", slot=match.slot, score=match.score)
-                )
-            except PoorImage as exc:
-                text = f"{say('retry')} [{exc.reason}]"
-            request(sock, "lift")
-            print(f"   {finger:9s} {quality:5s} {time.monotonic() - start:5.2f} s  {text}")
-
-        print("== a stray byte on the wire, then the cable pulled and plugged back")
-        request(sock, "fault", fault="stray-byte")
-        request(sock, "place", finger="yohanes")
-        match = sensor.identify()
-        print(
-            f"   after a stray byte: slot {match.slot if match else None}; "
-            f"health {sensor.health().state.value}"
-        )
-        request(sock, "unplug")
-        try:
-            sensor.identify()
-        except Exception as exc:  # noqa: BLE001 - shown to the viewer
-            print(f"   unplugged: {exc}")
-        request(sock, "replug")
-        for _ in range(50):
-            try:
-                match = sensor.identify()
-                break
-            except Exception:  # noqa: BLE001 - the driver is backing off; try again shortly
-                time.sleep(0.2)
-        health = sensor.health()
-        print(
-            f"   replugged: slot {match.slot if match else None}; "
-            f"state {health.state.value}, reopens {health.reopens}"
-        )
+                score = enroll(sensor, Slot(slot), person, poll_s=0.05)
+                request(sock, "lift")
+                store.people.map(slot, nip, "right-index")
+                shown = f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
+                print(f"   {name} ({shown}): slot {slot}, verified {score}")
         sensor.close()
-        return 0
-    finally:
-        sim.terminate()
-        sim.wait(timeout=10)
+
+        (work / "edge.toml").write_text(
+            f'[device]\nid = "{DEVICE}"\nstate_dir = "{state}"\n'
+            f'[sensor]\nport = "{tty}"\n[punch]\nrepeat_window_s = 5\n'
+            f'[feedback]\npin_factory = "mock"\n'
+            f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\ntls = false\nheartbeat_s = 2\n'
+        )
+        with process(
+            [PY, "-m", "edge", "run", "--config", str(work / "edge.toml")], work / "edge.log"
+        ):
+            wait_for(
+                lambda: "ready device=" in (work / "edge.log").read_text(), 20, "the edge daemon"
+            )
+            print("== the edge daemon is up (hadir-edge run); the morning begins")
+            print("   (repeat window shortened to 5 s for the demo; 60 s in production)")
+            presses = [
+                ("yohanes", "good", "Yohanes"),
+                ("yohanes", "good", "Yohanes, unsure, again"),
+                ("maria", "wet", "Maria, wet finger"),
+                ("maria", "good", "Maria again"),
+                ("stranger", "good", "a visitor (not enrolled)"),
+                ("agus", "good", "Agus"),
+            ]
+            for finger, quality, who in presses:
+                request(sock, "place", finger=finger, quality=quality)
+                time.sleep(1.3)  # a person holds the finger about a second
+                request(sock, "lift")
+                time.sleep(0.4)
+                print(f"   {who:28s} -> {last_answer(work / 'edge.log')}")
+
+            wait_for(lambda: count_punches(engine) >= 3, 20, "the punches at the central")
+            print("== the broker is killed (SIGKILL); the terminal keeps punching into its outbox")
+            broker.kill()
+            broker.wait()
+            request(sock, "place", finger="yohanes", quality="good")
+            time.sleep(1.3)
+            request(sock, "lift")
+            time.sleep(0.4)
+            answer = last_answer(work / "edge.log")
+            print(f"   Yohanes leaves for a meeting -> {answer}")
+            print(
+                f"   at the central: {count_punches(engine)} punches; the terminal holds the rest"
+            )
+            with process(broker_cmd, work / "mosquitto.log"):
+                print("== the broker is back; the terminal re-sends until the central acknowledges")
+                wait_for(lambda: count_punches(engine) >= 4, 60, "the buffered punch delivered")
+                time.sleep(2.5)  # one heartbeat
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    select(punch.c.seq, punch.c.person, punch.c.at, punch.c.clock_synced).order_by(
+                        punch.c.seq
+                    )
+                ).all()
+                dev = conn.execute(select(device).where(device.c.id == DEVICE)).mappings().one()
+        print("== at the central (punch table):")
+        for r in rows:
+            local = r.at.astimezone(WITA).strftime("%H:%M:%S WITA")
+            print(
+                f"   seq {r.seq}  {PEOPLE[r.person][0]:14s} {local} (clock_synced={r.clock_synced})"
+            )
+        print(
+            f"== terminal {DEVICE}: acked_upto={dev['acked_upto']} sensor={dev['sensor']} "
+            f"templates={dev['templates_used']}/{dev['templates_capacity']} "
+            f"outbox={dev['outbox_depth']}"
+        )
+    print(f"   logs: {work}/*.log")
+    return 0
+
+
+def count_punches(engine: object) -> int:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return len(conn.execute(select(punch.c.seq)).all())
+
+
+def last_answer(log: Path) -> str:
+    for line in reversed(log.read_text().splitlines()):
+        if "punch committed" in line:
+            return "OK: " + say(
+                "found",
+                slot=line.split("slot=")[1].split()[0],
+                score=line.split("score=")[1].split()[0],
+            )
+        if "repeated press" in line:
+            return "OK (already recorded: repeated press, no new punch)"
+        if "unknown finger" in line:
+            return say("unknown")
+        if "poor image" in line:
+            return say("retry")
+    return "(nothing yet)"
 
 
 if __name__ == "__main__":
