@@ -598,6 +598,13 @@ def set_geofence(
     return get_site(conn, site_id)
 
 
+def set_site_active(conn: Connection, site_id: str, active: bool) -> Site:
+    """Retire a site (or bring it back); a retired site keeps its history but takes no check-ins."""
+    get_site(conn, site_id)
+    conn.execute(update(site).where(site.c.id == site_id).values(active=active))
+    return get_site(conn, site_id)
+
+
 def open_mobile_fallback(
     conn: Connection, site_id: str, *, reason: str, by: str, now: datetime | None = None
 ) -> Site:
@@ -693,7 +700,7 @@ def find_person(conn: Connection, number: str, *, at: datetime | None = None) ->
     """The person identified by ``number`` now, or at time ``at`` (a punch from before a change).
 
     ``number`` may be typed with spaces, dots or hyphens. An old 9-digit NIP finds nobody: it is a
-    reference, never a key (§1.3).
+    reference, never a key (§1.3). An inactive person is found too; :attr:`Person.active` says so.
     """
     held = person_number.c.number.in_(lookup_forms(number)) & (
         person_number.c.kind != NumberKind.LEGACY.value

@@ -94,6 +94,28 @@ def test_one_current_holder_per_number_is_enforced_by_the_database(
         )
 
 
+def test_check_constraints_hold_on_every_backend(conn: Connection, unit: r.Unit) -> None:
+    site = {"unit_id": unit.id, "name": "S", "lat": 0.0, "lon": 0.0, "created_at": T0}
+    bad_rows = [
+        (reg_schema.site, {**site, "id": "S1", "radius_m": 5, "accuracy_max_m": 5}),
+        (reg_schema.site, {**site, "id": "S2", "lat": 91.0}),
+        (reg_schema.site, {**site, "id": "S3", "radius_m": 30, "accuracy_max_m": 40}),
+        (reg_schema.unit, {"code": "X", "name": "X", "channel": "pigeon", "created_at": T0}),
+    ]
+    for table, values in bad_rows:
+        with pytest.raises(IntegrityError), conn.begin_nested():
+            conn.execute(insert(table).values(**values))
+    p = r.add_person(
+        conn, name="A", employment_type=EmploymentType.PNS, unit_id=unit.id, number=NIP
+    )
+    with pytest.raises(IntegrityError), conn.begin_nested():
+        conn.execute(
+            insert(reg_schema.shift_roster).values(
+                person_id=p.id, work_date=date(2025, 1, 1), start_at=T0, end_at=None
+            )
+        )
+
+
 def test_default_schedule_is_the_perpres_week(conn: Connection) -> None:
     regular = r.ensure_default_schedules(conn, now=T0)
     assert r.ensure_default_schedules(conn) == regular  # idempotent
@@ -179,6 +201,10 @@ def test_sites_and_geofences(conn: Connection, unit: r.Unit) -> None:
                 radius_m=radius,
                 accuracy_max_m=acc,
             )
+    retired = r.set_site_active(conn, annex.id, False)
+    assert not retired.active
+    assert r.unit_sites(conn, unit.id) == [main, named]
+    assert r.unit_sites(conn, unit.id, include_inactive=True)[1] == retired
     moved = r.set_geofence(conn, main.id, lat=-10.2, lon=123.5, radius_m=200, accuracy_max_m=40)
     assert (moved.lat, moved.lon, moved.radius_m, moved.accuracy_max_m) == (-10.2, 123.5, 200, 40)
 
