@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from central.collector import BrokerSettings, Collector
 from central.config import CentralConfig, ConfigError, load
@@ -51,6 +51,37 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("device_id", nargs="?")
     dev.add_argument("--site", help="site id the terminal stands at")
     dev.add_argument("--description", default="")
+    unit = sub.add_parser(
+        "unit",
+        help="add a unit (OPD) with its channel policy",
+        epilog="Example: hadir-central --config central.toml unit add BKPPD 'BKPPD Kota Kupang'",
+    )
+    unit.add_argument("action", choices=["add"])
+    unit.add_argument("code")
+    unit.add_argument("name")
+    unit.add_argument("--channel", choices=["fingerprint", "mobile", "either"], default="either")
+    site = sub.add_parser(
+        "site",
+        help="add an office site with its geofence",
+        epilog="Example: hadir-central --config central.toml site add BKPPD 'Kantor BKPPD' "
+        "-10.1632 123.6017 --radius 100",
+    )
+    site.add_argument("action", choices=["add"])
+    site.add_argument("unit_code")
+    site.add_argument("name")
+    site.add_argument("lat", type=float)
+    site.add_argument("lon", type=float)
+    site.add_argument("--radius", type=int, default=100, help="geofence radius in metres")
+    site.add_argument("--id", help="site code (default: UNIT-n)")
+    imp = sub.add_parser(
+        "import",
+        help="import a roster (CSV or XLSX) from the personnel office",
+        epilog="Example: hadir-central --config central.toml import pegawai-2026.xlsx",
+    )
+    imp.add_argument("file")
+    imp.add_argument(
+        "--partial", action="store_true", help="import the valid rows even if some are bad"
+    )
     dl = sub.add_parser(
         "dead-letters",
         help="refused messages and why",
@@ -94,15 +125,142 @@ def _run(cfg: CentralConfig) -> int:
             key_file=cfg.mqtt_key_file,
         ),
     )
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     collector.start()
     log.info("collector running database=%s", engine.url.render_as_string(hide_password=True))
-    stop.wait()
-    collector.stop()
-    engine.dispose()
+    try:
+        if cfg.api_port:
+            _serve_api(cfg, engine)  # returns on SIGTERM/SIGINT (uvicorn handles them)
+        else:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            stop.wait()
+    finally:
+        collector.stop()
+        engine.dispose()
     return 0
+
+
+def _serve_api(cfg: CentralConfig, engine: Engine) -> None:
+    import uvicorn  # noqa: PLC0415 - only the serving process needs it
+
+    from central.api.app import ApiSettings, create_app  # noqa: PLC0415
+
+    app = create_app(engine, ApiSettings(admin_token=cfg.admin_token))
+    log.info("api listening host=%s port=%d", cfg.api_host, cfg.api_port)
+    uvicorn.run(app, host=cfg.api_host, port=cfg.api_port, log_level="warning")
+
+
+def _device(args: argparse.Namespace, engine: Engine) -> int:
+    if args.action == "add":
+        if not args.device_id:
+            raise ConfigError("device add: give the device id, e.g. kupang-bkd-01")
+        with engine.begin() as conn:
+            creds = add_device(
+                conn,
+                args.device_id,
+                datetime.now(UTC),
+                site_id=args.site,
+                description=args.description,
+            )
+        print(f"device {creds.device} registered.")
+        print(
+            f'\n# edge.toml of the terminal:\n[device]\nid = "{creds.device}"\n'
+            f'[mqtt]\nusername = "{creds.device}"'
+        )
+        print(f'password = "{creds.password}"   # shown once; better in password_file (0600)')
+        print(f"\n# append to the broker's password_file:\n{creds.passwd_line}")
+        print(f"\n# append to the broker's acl_file:\n{creds.acl}")
+        return 0
+    if args.action == "gaps":
+        with engine.connect() as conn:
+            print(json.dumps(missing_seqs(conn, args.device_id)))
+        return 0
+    with engine.connect() as conn:
+        rows = conn.execute(select(device).order_by(device.c.id)).mappings().all()
+    for r in rows:
+        line = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+        print(
+            json.dumps(line)
+            if args.json
+            else f"{r['id']:24s} online={r['online']} acked_upto={r['acked_upto']} "
+            f"outbox={r['outbox_depth']} sensor={r['sensor']} "
+            f"complete_upto={r['complete_upto']}"
+        )
+    return 0
+
+
+def _registry(args: argparse.Namespace, engine: Engine) -> int:
+    from central import registry  # noqa: PLC0415
+
+    with engine.begin() as conn:
+        if args.cmd == "unit":
+            sched = registry.ensure_default_schedules(conn)
+            u = registry.add_unit(
+                conn,
+                args.code,
+                args.name,
+                channel=registry.Channel(args.channel),
+                schedule_id=sched.id,
+            )
+            print(f"unit {u.code} added (channel {args.channel}, schedule {sched.name})")
+            return 0
+        found = registry.find_unit(conn, args.unit_code)
+        if found is None:
+            raise ConfigError(f"site add: no unit {args.unit_code!r}; add it first")
+        st = registry.add_site(
+            conn,
+            unit_id=found.id,
+            name=args.name,
+            lat=args.lat,
+            lon=args.lon,
+            radius_m=args.radius,
+            site_id=args.id,
+        )
+        print(f"site {st.id} added: {st.name} ({st.lat}, {st.lon}) r={st.radius_m} m")
+    return 0
+
+
+def _import(args: argparse.Namespace, engine: Engine) -> int:
+    from central.roster import import_roster  # noqa: PLC0415
+
+    report = import_roster(engine, args.file, partial=args.partial)
+    state = "imported" if report.committed else "NOT imported (nothing was changed)"
+    print(
+        f"{report.path}: {state}; rows {report.rows}, new {report.created}, "
+        f"updated {report.updated}, unchanged {report.unchanged}"
+    )
+    for issue in report.errors:
+        print(f"  error: {issue}")
+    for issue in report.warnings:
+        print(f"  warning: {issue}")
+    return 0 if report.committed and report.ok else 1
+
+
+def _dead_letters(args: argparse.Namespace, engine: Engine) -> int:
+    with engine.connect() as conn:
+        letters = conn.execute(
+            select(
+                dead_letter.c.id,
+                dead_letter.c.received_at,
+                dead_letter.c.topic,
+                dead_letter.c.reason,
+            )
+            .order_by(dead_letter.c.id.desc())
+            .limit(args.limit)
+        ).all()
+    for letter in letters:
+        print(f"{letter.id:6d} {letter.received_at.isoformat()} {letter.topic}  {letter.reason}")
+    return 0
+
+
+_COMMANDS = {
+    "device": _device,
+    "unit": _registry,
+    "site": _registry,
+    "import": _import,
+    "dead-letters": _dead_letters,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -117,64 +275,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is at the latest revision")
             return 0
         engine = make_engine(cfg.database_url)
-        now = datetime.now(UTC)
-        if args.cmd == "device" and args.action == "add":
-            if not args.device_id:
-                raise ConfigError("device add: give the device id, e.g. kupang-bkd-01")
-            with engine.begin() as conn:
-                creds = add_device(
-                    conn, args.device_id, now, site_id=args.site, description=args.description
-                )
-            print(f"device {creds.device} registered.")
-            print(
-                f'\n# edge.toml of the terminal:\n[device]\nid = "{creds.device}"\n'
-                f'[mqtt]\nusername = "{creds.device}"'
-            )
-            print(f'password = "{creds.password}"   # shown once; better in password_file (0600)')
-            print(f"\n# append to the broker's password_file:\n{creds.passwd_line}")
-            print(f"\n# append to the broker's acl_file:\n{creds.acl}")
-            return 0
-        if args.cmd == "device" and args.action == "list":
-            with engine.connect() as conn:
-                rows = conn.execute(select(device).order_by(device.c.id)).mappings().all()
-            for r in rows:
-                line = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
-                print(
-                    json.dumps(line)
-                    if args.json
-                    else f"{r['id']:24s} online={r['online']} acked_upto={r['acked_upto']} "
-                    f"outbox={r['outbox_depth']} sensor={r['sensor']} "
-                    f"complete_upto={r['complete_upto']}"
-                )
-            return 0
-        if args.cmd == "device" and args.action == "gaps":
-            with engine.connect() as conn:
-                print(json.dumps(missing_seqs(conn, args.device_id)))
-            return 0
-        if args.cmd == "dead-letters":
-            with engine.connect() as conn:
-                letters = conn.execute(
-                    select(
-                        dead_letter.c.id,
-                        dead_letter.c.received_at,
-                        dead_letter.c.topic,
-                        dead_letter.c.reason,
-                    )
-                    .order_by(dead_letter.c.id.desc())
-                    .limit(args.limit)
-                ).all()
-            for letter in letters:
-                print(
-                    f"{letter.id:6d} {letter.received_at.isoformat()} {letter.topic}  "
-                    f"{letter.reason}"
-                )
-            return 0
+        try:
+            return _COMMANDS[args.cmd](args, engine)
+        finally:
+            engine.dispose()
     except (ConfigError, DeviceExists, ValueError, OSError) as exc:
         if os.environ.get("DEBUG"):
             raise
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
-    return 2
 
 
 if __name__ == "__main__":

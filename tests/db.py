@@ -27,7 +27,7 @@ def postgres_admin_url() -> str | None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+    except Exception as exc:
         if os.environ.get("HADIR_REQUIRE_POSTGRES") == "1":
             raise RuntimeError(f"PostgreSQL required but not reachable at {url}: {exc}") from exc
         return None

@@ -5,6 +5,32 @@ objects are what the queries use, and a test checks the two agree on every backe
 """
 
 from central.schema.base import metadata
+from central.schema.checkin import checkin, location_ping, mobile_device, mobile_fallback_event
 from central.schema.ingest import dead_letter, device, punch
+from central.schema.registry import (
+    person,
+    person_number,
+    person_site,
+    schedule,
+    shift_roster,
+    site,
+    unit,
+)
 
-__all__ = ["dead_letter", "device", "metadata", "punch"]
+__all__ = [
+    "checkin",
+    "dead_letter",
+    "device",
+    "location_ping",
+    "metadata",
+    "mobile_device",
+    "mobile_fallback_event",
+    "person",
+    "person_number",
+    "person_site",
+    "punch",
+    "schedule",
+    "shift_roster",
+    "site",
+    "unit",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import signal
 import socket
@@ -31,7 +32,10 @@ def mosquitto_binary() -> str:
 class Broker:
     """One mosquitto process; ``kill()`` and ``start()`` again on the same port."""
 
-    def __init__(self, folder: Path, *, persistence: bool = False, extra: str = "") -> None:
+    def __init__(
+        self, folder: Path, *, persistence: bool = False, extra: str = "", anonymous: bool = True
+    ) -> None:
+        self.anonymous = anonymous
         self.folder = folder
         self.port = free_port()
         self.persistence = persistence
@@ -43,7 +47,9 @@ class Broker:
     def write_conf(self) -> None:
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'true' if self.anonymous else 'false'}",
+            # As root, mosquitto would drop to its own user and lose access to the test's files.
+            "user root" if os.getuid() == 0 else "",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.folder}/",
             "max_queued_messages 100000",
