@@ -7,6 +7,7 @@ simulated R307 (hadir-sim) -> edge daemon (hadir-edge) -> mosquitto -> collector
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 import socket
@@ -14,9 +15,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -31,11 +35,13 @@ from edge.sensor.sim.control import request
 from edge.store import Store
 
 DEVICE = "kupang-bkd-01"
+ADMIN_TOKEN = "demo-admin-token-not-for-production"  # noqa: S105 - a throwaway demo token
+OFFICE = (-10.1632, 123.6017)  # the site's geofence centre
 WITA = ZoneInfo("Asia/Makassar")
 PEOPLE = {
-    "198609262015051001": ("Yohanes Bria", "yohanes"),
-    "199203142019032002": ("Maria Seran", "maria"),
-    "200012312024211001": ("Agus Lede", "agus"),
+    "198609262015051001": ("Yohanes Bria", "yohanes", "PNS"),
+    "199203142019032002": ("Maria Seran", "maria", "PNS"),
+    "200012312024211001": ("Agus Lede", "agus", "PPPK"),
 }
 PY = sys.executable
 
@@ -89,9 +95,32 @@ def main() -> int:
     with engine.begin() as conn:
         creds = add_device(conn, DEVICE, datetime.now(UTC), description="BKD Kota Kupang, lobby")
     print(f"   central database {db_url}; terminal {creds.device} registered")
+    api_port = free_port()
+    (work / "admin-token").write_text(ADMIN_TOKEN)
     (work / "central.toml").write_text(
         f'[database]\nurl = "{db_url}"\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
+        f'[api]\nhost = "127.0.0.1"\nport = {api_port}\nadmin_token_file = "admin-token"\n'
     )
+    roster = work / "pegawai.csv"
+    roster.write_text(
+        "NIP;Nama;Jenis Pegawai;Unit Kerja;Lokasi\n"
+        + "".join(f"{nip};{n};{kind};BKPPD;Kantor BKPPD\n" for nip, (n, _, kind) in PEOPLE.items())
+        + "19861331 201505 1 002;Salah Ketik;PNS;BKPPD;Kantor BKPPD\n"
+    )
+    for args in (
+        ["unit", "add", "BKPPD", "BKPPD Kota Kupang"],
+        ["site", "add", "BKPPD", "Kantor BKPPD", str(OFFICE[0]), str(OFFICE[1]), "--radius", "100"],
+        ["import", str(roster), "--partial"],
+    ):
+        out = subprocess.run(
+            [PY, "-m", "central", "--db", db_url, *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        print("   $ hadir-central " + " ".join(a if " " not in a else repr(a) for a in args[:3]))
+        for line in (out.stdout + out.stderr).strip().splitlines():
+            print(f"     {line}")
     sim_dir = work / "sim"
     broker_cmd = [mosquitto, "-c", str(work / "mosquitto.conf")]
     with (
@@ -126,7 +155,7 @@ def main() -> int:
         state = work / "edge-state"
         state.mkdir()
         with Store(state / "edge.db") as store:
-            for slot, (nip, (name, finger)) in enumerate(PEOPLE.items()):
+            for slot, (nip, (name, finger, _)) in enumerate(PEOPLE.items()):
 
                 def person(step: Step, finger: str = finger) -> None:
                     if step in (Step.PLACE, Step.PLACE_AGAIN):
@@ -194,6 +223,7 @@ def main() -> int:
                     )
                 ).all()
                 dev = conn.execute(select(device).where(device.c.id == DEVICE)).mappings().one()
+            android_demo(api_port)
         print("== at the central (punch table):")
         for r in rows:
             local = r.at.astimezone(WITA).strftime("%H:%M:%S WITA")
@@ -207,6 +237,58 @@ def main() -> int:
         )
     print(f"   logs: {work}/*.log")
     return 0
+
+
+def api(
+    port: int, path: str, body: dict[str, object], headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **headers},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - our own local API
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def android_demo(port: int) -> None:
+    wait_for(lambda: listening(port), 20, "the central's API")
+    print("== Android check-ins (the central's HTTP API)")
+    status, bound = api(
+        port,
+        "/v1/devices/bind",
+        {"number": "199203142019032002", "device_id": "a1b2c3d4e5f60718"},
+        {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
+    if status not in {200, 201}:
+        print(f"   bind failed: {status} {bound}")
+        return
+    phone = {"Authorization": f"Bearer {bound['token']}", "X-Device-Id": "a1b2c3d4e5f60718"}
+    now = datetime.now(UTC).isoformat()
+    tries = [
+        ("Maria at the office door", OFFICE[0] + 0.0003, OFFICE[1], 12.0, False),
+        ("Maria at home, 3 km away", OFFICE[0] + 0.027, OFFICE[1], 10.0, False),
+        ("Maria with a fake-GPS app", OFFICE[0], OFFICE[1], 5.0, True),
+    ]
+    for who, lat, lon, acc, mock in tries:
+        body = {
+            "client_time": now,
+            "lat": lat,
+            "lon": lon,
+            "accuracy_m": acc,
+            "mock_location": mock,
+        }
+        status, reply = api(port, "/v1/checkins", body, phone)
+        if status == 201:
+            site = reply.get("site") or {}
+            where = f"{site.get('name')} ({reply.get('distance_m'):.0f} m)"
+            print(f"   {who:28s} -> {status} accepted at {where}")
+        else:
+            print(f"   {who:28s} -> {status} {reply.get('code')}: {reply.get('message')}")
 
 
 def count_punches(engine: object) -> int:
