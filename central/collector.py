@@ -11,8 +11,10 @@ messages in one transaction, which is where the throughput comes from.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +41,14 @@ from wire import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def _no_delay(client: mqtt.Client) -> None:
+    # Acks are small: without TCP_NODELAY each waits for Nagle's timer (bench/README.md).
+    sock = client.socket()
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +147,7 @@ class Collector:
         if reason.is_failure:
             log.error("broker refused the collector reason=%s", reason)
             return
+        _no_delay(client)
         group = self.broker.share_group
         client.subscribe(
             [

@@ -13,7 +13,9 @@ to the broker's speed instead of one round trip per batch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +46,14 @@ class MqttSettings:
     keepalive_s: int = 30
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
+
+
+def no_delay(client: mqtt.Client) -> None:
+    """Turn Nagle off: a small batch or ack must not wait 40 ms for company (bench/README.md)."""
+    sock = client.socket()
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _to_wire(p: StoredPunch) -> Punch:
@@ -100,6 +110,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._sent_upto = 0  # highest seq published on the current connection
         self._acked = int(outbox.acked_upto())
+        self._ack_seen = self._released = self._acked
         self._last_progress = time.monotonic()
         self.batches_sent = 0
         self.resends = 0
@@ -144,6 +155,7 @@ class Publisher:
         if reason.is_failure:
             log.warning("mqtt connect refused reason=%s", reason)
             return
+        no_delay(client)
         client.subscribe(topics.ack(self.device), qos=1)
         with self._lock:
             # Whatever was in flight on the old connection may be lost: send it all again.
@@ -181,16 +193,37 @@ class Publisher:
     # -- the protocol ------------------------------------------------------------------------
 
     def on_ack(self, ack: Ack) -> None:
-        """The central committed everything up to ``ack.upto``: release it from the outbox."""
+        """The central committed everything up to ``ack.upto``: release it (on our thread).
+
+        Called on paho's network thread, which must not wait on an fsync: the release itself
+        happens in :meth:`_run`, once for all the acks that arrived meanwhile.
+        """
+        if ack.upto > self._ack_seen and ack.upto > self.outbox.last_seq():
+            # An ack for punches this device never made: a confused or forged central.
+            log.error("ack beyond our last punch ignored upto=%d", ack.upto)
+            return
+        with self._lock:
+            self._ack_seen = max(self._ack_seen, ack.upto)
+        self._wake.set()
+
+    def _release_acked(self) -> None:
+        with self._lock:
+            upto = self._ack_seen
+        if upto <= self._released:
+            return
+        ack = Ack(upto)
         try:
             released = self.outbox.release(Seq(ack.upto))
         except UnknownSeq as exc:
-            # An ack for punches this device never made: a confused or forged central.
+            # Checked in on_ack already; only a store replaced under us gets here.
             log.error("ack beyond our last punch ignored upto=%d error=%r", ack.upto, str(exc))
+            with self._lock:
+                self._ack_seen = self._released
             return
         except StoreError as exc:
             log.error("cannot record ack upto=%d error=%r", ack.upto, str(exc))
             return
+        self._released = ack.upto
         with self._lock:
             if ack.upto > self._acked:
                 self._acked = ack.upto
@@ -198,7 +231,6 @@ class Publisher:
                 self._sent_upto = max(self._sent_upto, ack.upto)
         if released:
             log.debug("released upto=%d count=%d", ack.upto, released)
-        self._wake.set()
 
     def notify(self) -> None:
         """A punch was committed: send it soon."""
@@ -252,9 +284,10 @@ class Publisher:
         while not self._stop.is_set():
             self._wake.wait(timeout=min(1.0, self.ack_timeout_s))
             self._wake.clear()
-            if not self._connected.is_set():
-                continue
             try:
+                self._release_acked()
+                if not self._connected.is_set():
+                    continue
                 self._send_some()
             except StoreError as exc:
                 log.error("outbox unreadable error=%r", str(exc))

@@ -53,6 +53,7 @@ class Broker:
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {self.folder}/",
             "max_queued_messages 100000",
+            "set_tcp_nodelay true",
             "log_type error",
             "log_type warning",
             self.extra,

@@ -121,7 +121,10 @@ def test_publisher_ignores_an_ack_beyond_its_last_punch(tmp_path: Path, broker: 
     with Store(tmp_path / "edge.db") as store:
         append(store, 1)
         pub = publisher(store, broker)
+        pub.start()
         pub.on_ack(Ack(99))
+        time.sleep(0.3)
         assert store.outbox.depth() == 1
         pub.on_ack(Ack(1))
-        assert store.outbox.depth() == 0
+        wait_until(lambda: store.outbox.depth() == 0, 5, "the release")
+        pub.stop()
