@@ -4,6 +4,16 @@ Alembic migrations (``central/migrations``) are the authority on the live schema
 objects are what the queries use, and a test checks the two agree on every backend.
 """
 
+from central.schema.attendance import (
+    absence,
+    app_user,
+    correction,
+    daily_status,
+    holiday,
+    ramadan_period,
+    recap_run,
+    ruleset,
+)
 from central.schema.base import metadata
 from central.schema.checkin import checkin, location_ping, mobile_device, mobile_fallback_event
 from central.schema.ingest import dead_letter, device, punch
@@ -18,9 +28,14 @@ from central.schema.registry import (
 )
 
 __all__ = [
+    "absence",
+    "app_user",
     "checkin",
+    "correction",
+    "daily_status",
     "dead_letter",
     "device",
+    "holiday",
     "location_ping",
     "metadata",
     "mobile_device",
@@ -29,6 +44,9 @@ __all__ = [
     "person_number",
     "person_site",
     "punch",
+    "ramadan_period",
+    "recap_run",
+    "ruleset",
     "schedule",
     "shift_roster",
     "site",
