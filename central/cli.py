@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, select
 
@@ -127,9 +127,11 @@ def _run(cfg: CentralConfig) -> int:
     )
     collector.start()
     log.info("collector running database=%s", engine.url.render_as_string(hide_password=True))
+    threading.Thread(target=_maintain, args=(cfg, engine), name="maintenance", daemon=True).start()
     try:
-        if cfg.api_port:
-            _serve_api(cfg, engine)  # returns on SIGTERM/SIGINT (uvicorn handles them)
+        if cfg.api_port is not None:
+            # Returns on SIGTERM/SIGINT, which uvicorn handles.
+            _serve_api(cfg, engine, cfg.api_port)
         else:
             stop = threading.Event()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -141,14 +143,35 @@ def _run(cfg: CentralConfig) -> int:
     return 0
 
 
-def _serve_api(cfg: CentralConfig, engine: Engine) -> None:
+def _maintain(cfg: CentralConfig, engine: Engine) -> None:
+    """Every minute: the automatic mobile fallback; every day: blank old ping coordinates."""
+    from central.api.checkins import purge_coordinates  # noqa: PLC0415
+    from central.fallback import review_sites  # noqa: PLC0415
+
+    last_purge: datetime | None = None
+    while True:
+        now = datetime.now(UTC)
+        try:
+            with engine.begin() as conn:
+                review_sites(conn, now, timedelta(minutes=cfg.fallback_after_min))
+                if last_purge is None or now - last_purge > timedelta(days=1):
+                    blanked = purge_coordinates(conn, now - timedelta(days=cfg.ping_retention_days))
+                    last_purge = now
+                    log.info("ping coordinates purged count=%d", blanked)
+        except Exception:
+            # Maintenance must not take the collector down; it tries again next minute.
+            log.exception("maintenance failed")
+        threading.Event().wait(60)
+
+
+def _serve_api(cfg: CentralConfig, engine: Engine, port: int) -> None:
     import uvicorn  # noqa: PLC0415 - only the serving process needs it
 
     from central.api.app import ApiSettings, create_app  # noqa: PLC0415
 
     app = create_app(engine, ApiSettings(admin_token=cfg.admin_token))
-    log.info("api listening host=%s port=%d", cfg.api_host, cfg.api_port)
-    uvicorn.run(app, host=cfg.api_host, port=cfg.api_port, log_level="warning")
+    log.info("api listening host=%s port=%d", cfg.api_host, port)
+    uvicorn.run(app, host=cfg.api_host, port=port, log_level="warning")
 
 
 def _device(args: argparse.Namespace, engine: Engine) -> int:

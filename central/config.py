@@ -29,9 +29,11 @@ class CentralConfig:
     client_id: str = "hadir-collector-1"
     share_group: str = "collectors"
     api_host: str = "127.0.0.1"
-    api_port: int = 8080
+    api_port: int | None = None  # None: no HTTP API in this process (no [api] section)
     admin_token: str | None = None
     log_level: str = "INFO"
+    fallback_after_min: int = 10  # terminals down this long: mobile check-in opens by itself
+    ping_retention_days: int = 30  # raw coordinates of location pings are then blanked
 
 
 _KEYS: dict[str, dict[str, type]] = {
@@ -51,6 +53,7 @@ _KEYS: dict[str, dict[str, type]] = {
     },
     "api": {"host": str, "port": int, "admin_token_file": str},
     "log": {"level": str},
+    "maintenance": {"fallback_after_min": int, "ping_retention_days": int},
 }
 
 
@@ -103,6 +106,11 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     token = None
     if isinstance(api.get("admin_token_file"), str):
         token = _secret(source, "[api].admin_token_file", str(api["admin_token_file"]))
+    maintenance = values.get("maintenance", {})
+    for key in ("fallback_after_min", "ping_retention_days"):
+        value = maintenance.get(key)
+        if isinstance(value, int) and value < 1:
+            raise ConfigError(f"{source}: [maintenance].{key}: must be >= 1, got {value}")
     level = str(values.get("log", {}).get("level", "INFO"))
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
@@ -122,9 +130,11 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         client_id=str(mqtt.get("client_id", "hadir-collector-1")),
         share_group=str(mqtt.get("share_group", "collectors")),
         api_host=str(api.get("host", "127.0.0.1")),
-        api_port=int(api.get("port", 8080)),  # type: ignore[call-overload]
+        api_port=int(api.get("port", 8080)) if "api" in values else None,  # type: ignore[call-overload]
         admin_token=token,
         log_level=level,
+        fallback_after_min=int(maintenance.get("fallback_after_min", 10)),  # type: ignore[call-overload]
+        ping_retention_days=int(maintenance.get("ping_retention_days", 30)),  # type: ignore[call-overload]
     )
 
 
