@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -73,6 +74,13 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("lon", type=float)
     site.add_argument("--radius", type=int, default=100, help="geofence radius in metres")
     site.add_argument("--id", help="site code (default: UNIT-n)")
+    pki = sub.add_parser(
+        "pki",
+        help="make the broker's CA and TLS server certificate",
+        epilog="Example: hadir-central pki /etc/mosquitto/certs broker.kupangkota.go.id 10.1.2.3",
+    )
+    pki.add_argument("folder")
+    pki.add_argument("hostnames", nargs="+", help="the broker's DNS names and IP addresses")
     imp = sub.add_parser(
         "import",
         help="import a roster (CSV or XLSX) from the personnel office",
@@ -290,9 +298,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hadir-central``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        cfg = _config(args)
+        cfg = _config(args) if args.cmd != "pki" else CentralConfig(database_url="")
         if args.cmd == "run":
             return _run(cfg)
+        if args.cmd == "pki":
+            from central.pki import make_ca_and_server  # noqa: PLC0415
+
+            issued = make_ca_and_server(Path(args.folder), list(args.hostnames))
+            print(f"CA certificate (give to every terminal): {issued.ca_cert}")
+            print(f"CA key (keep offline, 0600): {issued.ca_key}")
+            print(f"broker certificate and key: {issued.server_cert} {issued.server_key}")
+            return 0
         if args.cmd == "db":
             upgrade(cfg.database_url)
             print("database is at the latest revision")
