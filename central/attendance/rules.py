@@ -10,8 +10,9 @@ merged events and how complete the evidence is) and returns the :class:`DayResul
 3. Evidence not complete yet (a terminal's backlog may still hold the day's punches, or the
    day is not over) → PENDING, never TK: the check-in and check-out known so far are shown, but
    nothing is counted (no minutes, no category, no deduction).
-4. No check-in and no check-out → TK. Otherwise HADIR, with lateness against the start (TL),
-   early leave against the end (PSW), and a missing end counted as TL4 / PSW4 (§3.2).
+4. No event at all → TK. Otherwise HADIR, with lateness against the start (TL), early leave
+   against the end (PSW), and a missing end counted as TL4 / PSW4 (§3.2); an event in neither
+   window still proves presence (both ends are then missing).
 
 Times are compared at whole seconds (a punch's fraction of a second is noise), and minutes
 follow §3.1: with the default graces, late = floor, early = ceil.
@@ -334,9 +335,10 @@ def decide(facts: DayFacts, rules: RuleSet) -> DayResult:
     if not is_final(plan, facts.complete_upto, facts.now, rules):
         wait = ["sementara: menunggu data terminal / akhir hari"]
         return _row(Status.PENDING, True, facts, picked, notes=wait)
-    check_in, check_out = picked
-    if check_in is None and check_out is None:
+    if not facts.events:
         return _row(Status.TK, True, facts, pct=rules.tk_pct)
+    # Any event of the day proves presence, even one outside both windows: not TK, but both
+    # ends missing (TL4 + PSW4).
     return _present(facts, plan, picked, outside, rules)
 
 
@@ -350,6 +352,10 @@ def _present(
     """HADIR: lateness, early leave, forgotten ends and the day's deduction."""
     check_in, check_out = ends
     notes: list[str] = []
+    if stray := [e for e in facts.events if e not in ends and e.role is None]:
+        windows = (plan.checkin_window, plan.checkout_window)
+        if outside_windows := sum(not any(_within(e.at, w) for w in windows) for e in stray):
+            notes.append(f"{outside_windows} rekaman di luar jendela absen")
     end = plan.end
     late = 0
     tl: Band | None

@@ -1,0 +1,1 @@
+"""Golden months of the daily status, computed by hand (see build.py for the table format)."""
