@@ -22,33 +22,33 @@ from decimal import Decimal
 from tests.golden.attendance.build import WITA, Scenario, Stage
 
 STAGE_A = """
-# day | events (arriving now)      | status  code in       out      late tl  early psw forgot dd
-01    | fp 07:20, fp 16:05         | HADIR   -    07:20:00 16:05:00 0    -   0     -   -      0
-02    | fp 07:25, fp 16:10         | HADIR   -    07:25:00 16:10:00 0    -   0     -   -      0
-03    | fp 07:40:00, fp 16:00      | HADIR   -    07:40:00 16:00:00 10   TL1 0     -   -      0.50
-04    | fp 07:28, fp 16:31         | HADIR   -    07:28:00 16:31:00 0    -   0     -   -      0
-05    |                            | OFF     -    -        -        0    -   0     -   -      0
-06    |                            | OFF     -    -        -        0    -   0     -   -      0
-07    |                            | PENDING -    -        -        0    -   0     -   -      0
-08    |                            | PENDING -    -        -        0    -   0     -   -      0
-09    |                            | PENDING -    -        -        0    -   0     -   -      0
-10    |                            | PENDING -    -        -        0    -   0     -   -      0
+# day | events (arriving now) | status  code in       out      late tl  early psw forgot dd
+01    | fp 07:20, fp 16:05    | HADIR   -    07:20:00 16:05:00 0    -   0     -   -      0
+02    | fp 07:25, fp 16:10    | HADIR   -    07:25:00 16:10:00 0    -   0     -   -      0
+03    | fp 07:40:00, fp 16:00 | HADIR   -    07:40:00 16:00:00 10   TL1 0     -   -      0.50
+04    | fp 07:28, fp 16:31    | HADIR   -    07:28:00 16:31:00 0    -   0     -   -      0
+05    |                       | OFF     -    -        -        0    -   0     -   -      0
+06    |                       | OFF     -    -        -        0    -   0     -   -      0
+07    |                       | PENDING -    -        -        0    -   0     -   -      0
+08    |                       | PENDING -    -        -        0    -   0     -   -      0
+09    |                       | PENDING -    -        -        0    -   0     -   -      0
+10    |                       | PENDING -    -        -        0    -   0     -   -      0
 """
 
 STAGE_B = """
-07    | fp 07:22, fp 16:03         | PENDING -    07:22:00 16:03:00 0    -   0     -   -      0
-08    |                            | PENDING -    -        -        0    -   0     -   -      0
-09    |                            | PENDING -    -        -        0    -   0     -   -      0
-10    | fp 07:26                   | PENDING -    07:26:00 -        0    -   0     -   -      0
+07 | fp 07:22, fp 16:03 | PENDING - 07:22:00 16:03:00 0 - 0 - - 0
+08 |                    | PENDING - -        -        0 - 0 - - 0
+09 |                    | PENDING - -        -        0 - 0 - - 0
+10 | fp 07:26           | PENDING - 07:26:00 -        0 - 0 - - 0
 """
 
 STAGE_C = """
-01    |                            | HADIR   -    07:20:00 16:05:00 0    -   0     -   -      0
-03    |                            | HADIR   -    07:40:00 16:00:00 10   TL1 0     -   -      0.50
-07    |                            | HADIR   -    07:22:00 16:03:00 0    -   0     -   -      0
-08    | fp 07:35:00, fp 16:02      | HADIR   -    07:35:00 16:02:00 5    TL1 0     -   -      0.50
-09    |                            | TK      -    -        -        0    -   0     -   -      5.00
-10    | fp 16:20                   | HADIR   -    07:26:00 16:20:00 0    -   0     -   -      0
+01 |                       | HADIR - 07:20:00 16:05:00 0  -   0 - - 0
+03 |                       | HADIR - 07:40:00 16:00:00 10 TL1 0 - - 0.50
+07 |                       | HADIR - 07:22:00 16:03:00 0  -   0 - - 0
+08 | fp 07:35:00, fp 16:02 | HADIR - 07:35:00 16:02:00 5  TL1 0 - - 0.50
+09 |                       | TK    - -        -        0  -   0 - - 5.00
+10 | fp 16:20              | HADIR - 07:26:00 16:20:00 0  -   0 - - 0
 """
 
 WATERMARK_FRIDAY = datetime(2026, 9, 4, 18, 30, tzinfo=WITA)

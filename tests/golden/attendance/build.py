@@ -2,8 +2,8 @@
 
 A golden month is written by hand, day by day, as a table::
 
-    # day | events                      | status code in       out      late tl  early psw forgot dd
-    06    | fp 07:31:00, fp 15:59:59    | HADIR  -    07:31:00 15:59:59 1    TL1 1     PSW1 -      1.00
+    # day | events                   | status code in       out      late tl  early psw  forgot dd
+    06    | fp 07:31:00, fp 15:59:59 | HADIR  -    07:31:00 15:59:59 1    TL1 1     PSW1 -      1.00
 
 Events: ``fp HH:MM[:SS]`` a terminal punch, ``hp ...`` an accepted Android check-in (HP, as the
 recap's "sumber: FP/HP"), ``+in`` / ``+out`` a manual correction for that work date, and a ``!``

@@ -1,4 +1,4 @@
-"""Golden months: the hand-computed days and totals against compute_days, on SQLite and PostgreSQL."""
+"""Golden months: hand-computed days and totals against compute_days, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
