@@ -68,7 +68,7 @@ class Result:
             ("lost", str(self.lost)),
             ("doubled", str(self.doubled)),
             ("gaps", str(self.gaps)),
-            ("time to catch up after the last fault", f"{self.catch_up_s:.1f} s"),
+            ("backlog left when the chaos stopped, drained in", f"{self.catch_up_s:.1f} s"),
         ]
         return "\n".join(["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
