@@ -167,3 +167,23 @@ def test_golden_recompute_is_idempotent(engine: Engine, name: str) -> None:
     assert done.written == done.days == (last - first).days + 1
     assert (again.written, again.unchanged) == (0, done.days)
     assert after == before  # computed_at too: nothing was rewritten
+
+
+def test_golden_days_do_not_depend_on_the_span_computed(engine: Engine) -> None:
+    # Night shifts cross midnight: computing the halves of the month separately must give the
+    # rows of the whole month, the handover days (1, 9, 16, 23 and 30 Aug) included.
+    sc = SCENARIOS["shift"]
+    first, last = _span(sc)
+    stage = sc.stages[-1]
+    with engine.begin() as conn:
+        built = build(conn, sc)
+        for year, month, table in sc.earlier:
+            deliver(conn, built, parse_table(year, month, table), stage)
+        days = parse_table(sc.year, sc.month, stage.table)
+        deliver(conn, built, days, stage)
+        for a, b in [(1, 9), (10, 16), (17, 23), (24, 31)]:
+            compute_days(conn, date(2026, 8, a), date(2026, 8, b), now=stage.now)
+    with engine.connect() as conn:
+        got = _rows(conn, first, last)
+    for d in days:
+        _check_day(got[d.day], d)
