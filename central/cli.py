@@ -74,6 +74,16 @@ def _parser() -> argparse.ArgumentParser:
     site.add_argument("lon", type=float)
     site.add_argument("--radius", type=int, default=100, help="geofence radius in metres")
     site.add_argument("--id", help="site code (default: UNIT-n)")
+    user = sub.add_parser(
+        "user",
+        help="dashboard users (roles: admin, unit_operator, viewer)",
+        epilog="Example: hadir-central --config central.toml user add siti --role unit_operator "
+        "--unit BKPPD  (the password is read from HADIR_USER_PASSWORD or asked for)",
+    )
+    user.add_argument("action", choices=["add"])
+    user.add_argument("username")
+    user.add_argument("--role", choices=["admin", "unit_operator", "viewer"], required=True)
+    user.add_argument("--unit", help="unit code (unit operators, optional for viewers)")
     pki = sub.add_parser(
         "pki",
         help="make the broker's CA and TLS server certificate",
@@ -176,8 +186,14 @@ def _serve_api(cfg: CentralConfig, engine: Engine, port: int) -> None:
     import uvicorn  # noqa: PLC0415 - only the serving process needs it
 
     from central.api.app import ApiSettings, create_app  # noqa: PLC0415
+    from central.dashboard import DashboardSettings  # noqa: PLC0415
 
-    app = create_app(engine, ApiSettings(admin_token=cfg.admin_token))
+    dashboard = None
+    if cfg.dashboard_secret is not None:
+        dashboard = DashboardSettings(
+            secret=cfg.dashboard_secret, cookie_secure=cfg.dashboard_cookie_secure
+        )
+    app = create_app(engine, ApiSettings(admin_token=cfg.admin_token, dashboard=dashboard))
     log.info("api listening host=%s port=%d", cfg.api_host, port)
     uvicorn.run(app, host=cfg.api_host, port=port, log_level="warning")
 
@@ -285,12 +301,32 @@ def _dead_letters(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
+def _user(args: argparse.Namespace, engine: Engine) -> int:
+    import getpass  # noqa: PLC0415
+
+    from central import registry  # noqa: PLC0415
+    from central.dashboard import Role, create_user  # noqa: PLC0415
+
+    password = os.environ.get("HADIR_USER_PASSWORD") or getpass.getpass("password: ")
+    with engine.begin() as conn:
+        unit_id = None
+        if args.unit:
+            found = registry.find_unit(conn, args.unit)
+            if found is None:
+                raise ConfigError(f"user add: no unit {args.unit!r}")
+            unit_id = found.id
+        create_user(conn, args.username, password, Role(args.role), unit_id)
+    print(f"user {args.username} added ({args.role})")
+    return 0
+
+
 _COMMANDS = {
     "device": _device,
     "unit": _registry,
     "site": _registry,
     "import": _import,
     "dead-letters": _dead_letters,
+    "user": _user,
 }
 
 
@@ -318,7 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _COMMANDS[args.cmd](args, engine)
         finally:
             engine.dispose()
-    except (ConfigError, DeviceExists, ValueError, OSError) as exc:
+    except (ConfigError, DeviceExists, ValueError, OSError, EOFError) as exc:
         if os.environ.get("DEBUG"):
             raise
         print(f"{PROG}: error: {exc}", file=sys.stderr)

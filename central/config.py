@@ -34,6 +34,8 @@ class CentralConfig:
     log_level: str = "INFO"
     fallback_after_min: int = 10  # terminals down this long: mobile check-in opens by itself
     ping_retention_days: int = 30  # raw coordinates of location pings are then blanked
+    dashboard_secret: bytes | None = None  # signs dashboard sessions; None: no dashboard
+    dashboard_cookie_secure: bool = True  # HTTPS-only cookies (behind the TLS proxy)
 
 
 _KEYS: dict[str, dict[str, type]] = {
@@ -54,6 +56,7 @@ _KEYS: dict[str, dict[str, type]] = {
     "api": {"host": str, "port": int, "admin_token_file": str},
     "log": {"level": str},
     "maintenance": {"fallback_after_min": int, "ping_retention_days": int},
+    "dashboard": {"secret_file": str, "cookie_secure": bool},
 }
 
 
@@ -106,6 +109,15 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
     token = None
     if isinstance(api.get("admin_token_file"), str):
         token = _secret(source, "[api].admin_token_file", str(api["admin_token_file"]))
+    dash = values.get("dashboard", {})
+    secret = None
+    if isinstance(dash.get("secret_file"), str):
+        secret = _secret(source, "[dashboard].secret_file", str(dash["secret_file"])).encode()
+        if len(secret) < 32:
+            raise ConfigError(
+                f"{source}: [dashboard].secret_file: needs at least 32 random characters, "
+                f"got {len(secret)} (python3 -c 'import secrets; print(secrets.token_hex(32))')"
+            )
     maintenance = values.get("maintenance", {})
     for key in ("fallback_after_min", "ping_retention_days"):
         value = maintenance.get(key)
@@ -135,6 +147,8 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         log_level=level,
         fallback_after_min=int(maintenance.get("fallback_after_min", 10)),  # type: ignore[call-overload]
         ping_retention_days=int(maintenance.get("ping_retention_days", 30)),  # type: ignore[call-overload]
+        dashboard_secret=secret,
+        dashboard_cookie_secure=bool(dash.get("cookie_secure", True)),
     )
 
 

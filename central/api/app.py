@@ -26,6 +26,7 @@ from central.api.auth import router as auth_router
 from central.api.checkins import router as checkins_router
 from central.api.operator import router as operator_router
 from central.api.policy import PolicySettings
+from central.dashboard import DashboardSettings, dashboard_router
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +46,13 @@ class ApiSettings:
         policy: The §6.3 check-in policy.
         ping_retention: How long raw ping coordinates are kept before
             :func:`central.api.checkins.purge_coordinates` clears them.
+        dashboard: The server-rendered dashboard at ``/dashboard``, when configured.
     """
 
     admin_token: str | None = None
     policy: PolicySettings = field(default_factory=PolicySettings)
     ping_retention: timedelta = timedelta(days=30)
+    dashboard: DashboardSettings | None = None  # None: no dashboard in this process
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,8 @@ def create_app(
     app.include_router(auth_router, responses=ERRORS)
     app.include_router(checkins_router, responses=ERRORS)
     app.include_router(operator_router, responses=ERRORS)
+    if settings.dashboard is not None:
+        app.include_router(dashboard_router(engine, settings.dashboard, now=now))
 
     @app.get("/v1/health", tags=["health"])
     def health() -> Health:
