@@ -8,7 +8,8 @@ leaves the table exactly as it was (``computed_at`` included), and a recompute a
 terminal backlog touches only the days that moved.
 
 Each row records the rule-set version in force that day and the calendar version of its year,
-so the monthly recap can show, and check, what its numbers were computed with.
+so the monthly recap can show, and check, what its numbers were computed with. A past day keeps
+the unit it was first recorded under (the registry has no unit history).
 """
 
 from __future__ import annotations
@@ -30,16 +31,22 @@ from central import registry
 from central.attendance import calendar as cal
 from central.attendance.absences import absences_between, codes_by_day
 from central.attendance.corrections import corrections_between
-from central.attendance.rules import DayFacts, DayResult, Plan, decide, pick, plan_fixed, plan_shift
+from central.attendance.rules import DayFacts, DayResult, decide, pick
 from central.attendance.ruleset import (
-    RuleSet,
     RuleSetError,
     StoredRuleSet,
     ensure_ruleset,
     in_force,
     load_rulesets,
 )
-from central.attendance.timeline import Pings, chunks, load_pings, load_timeline, watermarks
+from central.attendance.timeline import (
+    Pings,
+    Planner,
+    chunks,
+    load_pings,
+    load_timeline,
+    watermarks,
+)
 from central.schema.attendance import daily_status
 from central.schema.registry import person, shift_roster, unit
 
@@ -108,6 +115,10 @@ class _Person:
     employment_type: str
     mobile_only: bool
 
+    @property
+    def plan_key(self) -> tuple[int, int, int | None]:
+        return self.id, self.unit_id, self.schedule_id
+
 
 @dataclass(frozen=True, slots=True)
 class _Context:
@@ -115,11 +126,8 @@ class _Context:
 
     rulesets: Sequence[StoredRuleSet]
     holidays: Mapping[date, Sequence[cal.Holiday]]
-    ramadan: Collection[date]
     versions: Mapping[int, str]
-    schedules: Mapping[int, registry.Schedule]
-    unit_schedule: Mapping[int, int | None]
-    fixed: dict[tuple[int | None, date], Plan | None] = field(default_factory=dict)
+    planner: Planner
 
     def rules(self, day: date) -> StoredRuleSet:
         """The rule set in force on ``day``."""
@@ -127,44 +135,6 @@ class _Context:
         if found is None:
             raise RuleSetError(f"no rule set in force on {day}")
         return found
-
-    def plan(
-        self, who: _Person, day: date, rules: RuleSet, roster: Mapping[tuple[int, date], Any]
-    ) -> tuple[Plan | None, bool, tuple[str, ...]]:
-        """The person's plan for ``day``, whether it is a roster shift, and remarks."""
-        sched_id = who.schedule_id or self.unit_schedule.get(who.unit_id)
-        sched = None if sched_id is None else self.schedules.get(sched_id)
-        if sched is not None and sched.kind is registry.ScheduleKind.SHIFT:
-            row = roster.get((who.id, day))
-            if row is None:
-                return None, True, ("tidak ada roster",)
-            if row.start_at is None:
-                return None, True, ()  # the roster's day off
-            return plan_shift(row.start_at, row.end_at, rules), True, ()
-        # Everyone on one weekly schedule shares the day's plan: build it once.
-        key = (sched_id, day)
-        if key not in self.fixed:
-            self.fixed[key] = self._fixed(sched, day, rules)
-        return self.fixed[key], False, ()
-
-    def _fixed(self, sched: registry.Schedule | None, day: date, rules: RuleSet) -> Plan | None:
-        ramadan = rules.ramadan and day in self.ramadan
-        days: Mapping[str, registry.DayTimes]
-        if sched is None:
-            # No schedule anywhere: the §2.2 default, and its §2.4 table in Ramadan.
-            days, kind = (_DEFAULT_RAMADAN if ramadan else _DEFAULT_DAYS), "five_day"
-        else:
-            alt = self.schedules.get(sched.ramadan_schedule_id or -1) if ramadan else None
-            days, kind = (alt.days, alt.kind.value) if alt else (sched.days, sched.kind.value)
-            ramadan = alt is not None
-        times = days.get(registry.WEEKDAYS[day.weekday()])
-        if times is None:
-            return None
-        return plan_fixed(day, times.start, times.end, rules, ramadan=ramadan, kind=kind)
-
-
-_DEFAULT_DAYS = registry.default_five_day()
-_DEFAULT_RAMADAN = registry.ramadan_five_day()
 
 
 def _people(conn: Connection, person_ids: Collection[int] | None) -> list[_Person]:
@@ -222,10 +192,12 @@ def compute_days(
     ctx = _Context(
         rulesets=load_rulesets(conn),
         holidays=cal.holidays_between(conn, start, end),
-        ramadan=cal.ramadan_days(conn, start - timedelta(days=1), end),
         versions=cal.calendar_versions(conn, range(start.year, end.year + 1)),
-        schedules={s.id: s for s in registry.list_schedules(conn)},
-        unit_schedule={u.id: u.schedule_id for u in registry.list_units(conn)},
+        planner=Planner(
+            schedules={s.id: s for s in registry.list_schedules(conn)},
+            unit_schedule={u.id: u.schedule_id for u in registry.list_units(conn)},
+            ramadan=cal.ramadan_days(conn, start - timedelta(days=1), end),
+        ),
     )
     ctx.rules(start)  # fail early, before any work, if no rule set covers the span
     people = _people(conn, person_ids)
@@ -299,11 +271,11 @@ class _Run:
             complete = marks[who.id].at(self.now)
             before = start - timedelta(days=1)
             prev_rules = (in_force(ctx.rulesets, before) or ctx.rules(start)).rules
-            prev, _, _ = ctx.plan(who, before, prev_rules, roster)
+            prev, _, _ = ctx.planner.plan(who.plan_key, before, prev_rules, roster)
             for day in _days(start, end):
                 stored = ctx.rules(day)
                 rules = stored.rules
-                plan, shift, notes = ctx.plan(who, day, rules, roster)
+                plan, shift, notes = ctx.planner.plan(who.plan_key, day, rules, roster)
                 claimed: set[str] = set()
                 if prev is not None and prev.reach[1] >= _utc_midnight(day, zone):
                     # The previous day's picks, judged on their own, are not this day's events.
@@ -344,7 +316,16 @@ class _Run:
                 )
             ):
                 have[(r.person_id, r.work_date)] = _content(dict(r._mapping))
-        changed = [r for r in rows if have.get((r["person_id"], r["work_date"])) != _content(r)]
+        today = self.now.astimezone(ZoneInfo(self.ctx.rules(self.start).rules.timezone)).date()
+        changed = []
+        for row in rows:
+            old = have.get((row["person_id"], row["work_date"]))
+            if old is not None and row["work_date"] < today:
+                # The registry keeps no unit history: a past day stays with the unit it was
+                # first recorded under, so a transfer does not move last month's days.
+                row["unit_id"] = old[0]
+            if old != _content(row):
+                changed.append(row)
         self.result.unchanged += len(rows) - len(changed)
         self.result.written += len(changed)
         # Plain executemany: psycopg pipelines it, which measured 3x faster on PostgreSQL than

@@ -23,18 +23,20 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from math import floor
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
+from central import registry
 from central.api.policy import outside_intervals
 from central.attendance.corrections import Correction
-from central.attendance.rules import Event, Plan, Source
+from central.attendance.rules import Event, Plan, Source, plan_fixed, plan_shift
+from central.attendance.ruleset import RuleSet
 from central.schema.checkin import checkin, location_ping
 from central.schema.ingest import device, punch
 from central.schema.registry import person_number, person_site, site
@@ -48,6 +50,71 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterable[list[T]]:
     """``items`` in lists of at most ``size`` (for ``IN`` lists)."""
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
+
+
+_DEFAULT_DAYS = registry.default_five_day()
+_DEFAULT_RAMADAN = registry.ramadan_five_day()
+
+
+@dataclass(slots=True)
+class Planner:
+    """Each person's plan for a day, from their schedule (or their unit's) and roster.
+
+    A weekly schedule switches to its Ramadan table on the Ramadan days (§2.4); a person with no
+    schedule anywhere gets the §2.2 default and its Ramadan table. A shift schedule reads the
+    roster: a row without times is a day off, no row at all is not a working day either (with a
+    remark), so a roster not yet entered never makes TK.
+    """
+
+    schedules: Mapping[int, registry.Schedule]
+    unit_schedule: Mapping[int, int | None]
+    ramadan: Collection[date]
+    _fixed: dict[tuple[int | None, date], Plan | None] = field(default_factory=dict)
+
+    def plan(
+        self,
+        who: tuple[int, int, int | None],
+        day: date,
+        rules: RuleSet,
+        roster: Mapping[tuple[int, date], Any],
+    ) -> tuple[Plan | None, bool, tuple[str, ...]]:
+        """The plan of ``who`` on ``day``, whether it is a roster shift, and remarks.
+
+        Args:
+            who: (person id, unit id, the person's own schedule id or None).
+            day: The work date.
+            rules: The rule set in force that day (windows, Ramadan switch).
+            roster: Shift roster rows by (person id, work date).
+        """
+        person_id, unit_id, own = who
+        sched_id = own or self.unit_schedule.get(unit_id)
+        sched = None if sched_id is None else self.schedules.get(sched_id)
+        if sched is not None and sched.kind is registry.ScheduleKind.SHIFT:
+            row = roster.get((person_id, day))
+            if row is None:
+                return None, True, ("tidak ada roster",)
+            if row.start_at is None:
+                return None, True, ()  # the roster's day off
+            return plan_shift(row.start_at, row.end_at, rules), True, ()
+        # Everyone on one weekly schedule shares the day's plan: build it once.
+        key = (sched_id, day)
+        if key not in self._fixed:
+            self._fixed[key] = self._weekly(sched, day, rules)
+        return self._fixed[key], False, ()
+
+    def _weekly(self, sched: registry.Schedule | None, day: date, rules: RuleSet) -> Plan | None:
+        ramadan = rules.ramadan and day in self.ramadan
+        days: Mapping[str, registry.DayTimes]
+        if sched is None:
+            days, kind = (_DEFAULT_RAMADAN if ramadan else _DEFAULT_DAYS), "five_day"
+        else:
+            alt = self.schedules.get(sched.ramadan_schedule_id or -1) if ramadan else None
+            days, kind = (alt.days, alt.kind.value) if alt else (sched.days, sched.kind.value)
+            ramadan = alt is not None
+        times = days.get(registry.WEEKDAYS[day.weekday()])
+        if times is None:
+            return None
+        return plan_fixed(day, times.start, times.end, rules, ramadan=ramadan, kind=kind)
 
 
 @dataclass(slots=True)

@@ -304,3 +304,16 @@ def test_only_the_named_people_are_computed(conn: Connection) -> None:
     named = compute_days(conn, date(2026, 5, 4), date(2026, 5, 4), [b.id], now=AFTER)
     assert (named.people, named.written) == (1, 1)
     assert rows(conn, a.id).keys() == rows(conn, b.id).keys() == {date(2026, 5, 4)}
+
+
+def test_a_past_day_keeps_its_unit_after_a_transfer(conn: Connection) -> None:
+    office(conn)
+    p = person(conn)
+    compute_days(conn, date(2026, 5, 4), date(2026, 5, 4), now=wita(5, "09:00"))
+    other = registry.add_unit(conn, "BARU", "Unit baru", now=T0)
+    registry.update_person(conn, p.id, unit_id=other.id)
+    again = compute_days(conn, date(2026, 5, 4), date(2026, 5, 5), now=wita(5, "09:00"))
+    got = rows(conn, p.id)
+    assert again.written == 1  # only the new day
+    assert got[date(2026, 5, 4)].unit_id != other.id  # type: ignore[attr-defined]
+    assert got[date(2026, 5, 5)].unit_id == other.id  # type: ignore[attr-defined]
