@@ -96,10 +96,13 @@ def plan_fixed(
 ) -> Plan:
     """The plan of a weekly-schedule day (five-day, six-day, or a Ramadan table).
 
-    The rule set's windows are stretched to contain the day's start and end, so a schedule
-    starting before 06:00 or ending after 18:00 still has a reachable check-in and check-out.
+    The rule set's windows are stretched to contain the day's start and end, and to reach at
+    least ``window_margin_min`` past the start and before the end, so a short Saturday
+    (07:30-12:30) or an afternoon schedule keeps TL1-3 and PSW1-3 reachable.
     """
     zone = ZoneInfo(rules.timezone)
+    margin = timedelta(minutes=rules.window_margin_min)
+    first, last = (datetime.combine(day, t, zone).astimezone(UTC) for t in (start, end))
 
     def at(t: time) -> datetime:
         return datetime.combine(day, t, zone).astimezone(UTC)
@@ -107,10 +110,10 @@ def plan_fixed(
     cin = rules.ramadan_checkin_window if ramadan else rules.checkin_window
     cout = rules.ramadan_checkout_window if ramadan else rules.checkout_window
     return Plan(
-        start=at(start),
-        end=at(end),
-        checkin_window=(at(min(cin[0], start)), at(max(cin[1], start))),
-        checkout_window=(at(min(cout[0], end)), at(max(cout[1], end))),
+        start=first,
+        end=last,
+        checkin_window=(min(at(cin[0]), first), max(at(cin[1]), first + margin)),
+        checkout_window=(min(at(cout[0]), last - margin), max(at(cout[1]), last)),
         kind=kind,
     )
 

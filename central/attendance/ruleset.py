@@ -79,8 +79,10 @@ class RuleSet:
     Attributes:
         timezone: IANA zone of the schedules and windows (WITA, no daylight saving).
         checkin_window: Where a check-in may lie on a weekly (five/six-day) schedule.
-        checkout_window: Where a check-out may lie. Both windows stretch to contain the day's
-            scheduled start and end, so an unusual schedule is never unreachable.
+        checkout_window: Where a check-out may lie.
+        window_margin_min: Both windows stretch to contain the day's start and end and to reach
+            this far past the start and before the end, so a short or afternoon schedule keeps
+            TL1-3 and PSW1-3 reachable (the default windows already do for 07:30-16:00).
         ramadan: Switch to a schedule's Ramadan table on the days of a ``ramadan_period``.
         ramadan_checkin_window: The check-in window on a Ramadan table.
         ramadan_checkout_window: The check-out window on a Ramadan table (§10: "shift earlier",
@@ -118,6 +120,7 @@ class RuleSet:
     timezone: str = "Asia/Makassar"
     checkin_window: tuple[time, time] = (time(6, 0), time(12, 0))
     checkout_window: tuple[time, time] = (time(14, 0), time(18, 0))
+    window_margin_min: int = 120
     ramadan: bool = True
     ramadan_checkin_window: tuple[time, time] = (time(6, 0), time(12, 0))
     ramadan_checkout_window: tuple[time, time] = (time(13, 0), time(18, 0))
@@ -235,6 +238,7 @@ _PCTS = _Codec(
 _FIELDS: dict[tuple[str, str], tuple[str, _Codec]] = {
     ("schedule", "checkin_window"): ("checkin_window", _TIMES),
     ("schedule", "checkout_window"): ("checkout_window", _TIMES),
+    ("schedule", "window_margin_min"): ("window_margin_min", _INT),
     ("schedule", "ramadan"): ("ramadan", _BOOL),
     ("schedule", "ramadan_checkin_window"): ("ramadan_checkin_window", _TIMES),
     ("schedule", "ramadan_checkout_window"): ("ramadan_checkout_window", _TIMES),

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -317,3 +317,30 @@ def test_a_past_day_keeps_its_unit_after_a_transfer(conn: Connection) -> None:
     assert again.written == 1  # only the new day
     assert got[date(2026, 5, 4)].unit_id != other.id  # type: ignore[attr-defined]
     assert got[date(2026, 5, 5)].unit_id == other.id  # type: ignore[attr-defined]
+
+
+def test_a_six_day_schedule_and_its_short_saturday(conn: Connection) -> None:
+    office(conn)
+    t = registry.DayTimes
+    short = t(time(7, 30), time(14, 30))
+    six = registry.add_schedule(
+        conn,
+        "Enam hari",
+        registry.ScheduleKind.SIX_DAY,
+        {d: short for d in ("mon", "tue", "wed", "thu")}
+        | {"fri": t(time(7, 30), time(11, 30)), "sat": t(time(7, 30), time(12, 30))},
+        now=T0,
+    )
+    p = person(conn)
+    registry.update_person(conn, p.id, schedule_id=six.id)
+    for seq, (day, clock) in enumerate(
+        [(4, "07:30"), (4, "14:30"), (8, "07:25"), (8, "11:00"), (9, "07:35"), (9, "12:00")], 1
+    ):
+        add_punch(conn, NIP, wita(day, clock), seq)
+    compute_days(conn, date(2026, 5, 4), date(2026, 5, 10), now=AFTER)
+    got = {d.day: r for d, r in rows(conn, p.id).items()}  # type: ignore[attr-defined]
+    summary = {day: (r.status, r.tl, r.psw, r.early_minutes) for day, r in got.items()}
+    assert summary[4] == ("HADIR", None, None, 0)
+    assert summary[8] == ("HADIR", None, "PSW1", 30)  # Friday ends 11:30
+    assert summary[9] == ("HADIR", "TL1", "PSW1", 30)  # Saturday ends 12:30
+    assert summary[10] == ("OFF", None, None, 0)
