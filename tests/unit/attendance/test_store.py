@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -92,7 +93,7 @@ def add_punch(conn: Connection, number: str, when: datetime, seq: int) -> None:
     )
 
 
-def rows(conn: Connection, person_id: int) -> dict[date, object]:
+def rows(conn: Connection, person_id: int) -> dict[date, Any]:
     found = conn.execute(
         select(daily_status)
         .where(daily_status.c.person_id == person_id)
@@ -211,9 +212,9 @@ def test_punches_follow_the_number_held_at_the_time(conn: Connection) -> None:
     add_punch(conn, NIP, wita(12, "07:20"), 3)  # old number after the change: not this person's
     compute_days(conn, date(2026, 5, 4), date(2026, 5, 12), now=AFTER)
     got = rows(conn, p.id)
-    assert got[date(2026, 5, 4)].check_in == wita(4, "07:20")  # type: ignore[attr-defined]
-    assert got[date(2026, 5, 11)].status == "HADIR"  # type: ignore[attr-defined]
-    assert got[date(2026, 5, 12)].status == "TK"  # type: ignore[attr-defined]
+    assert got[date(2026, 5, 4)].check_in == wita(4, "07:20")
+    assert got[date(2026, 5, 11)].status == "HADIR"
+    assert got[date(2026, 5, 12)].status == "TK"
 
 
 def test_voids_and_cancelled_absences(conn: Connection) -> None:
@@ -249,9 +250,9 @@ def test_voids_and_cancelled_absences(conn: Connection) -> None:
     compute_days(conn, date(2026, 5, 4), date(2026, 5, 6), now=AFTER)
     got = rows(conn, p.id)
     may4, may5, may6 = (got[date(2026, 5, d)] for d in (4, 5, 6))
-    assert (may4.psw, may4.forgot_out, may4.corrected) == ("PSW4", True, True)  # type: ignore[attr-defined]
-    assert (may5.status, may5.corrected) == ("TK", True)  # type: ignore[attr-defined]
-    assert may6.status == "TK"  # type: ignore[attr-defined]
+    assert (may4.psw, may4.forgot_out, may4.corrected) == ("PSW4", True, True)
+    assert (may5.status, may5.corrected) == ("TK", True)
+    assert may6.status == "TK"
     assert conn.execute(select(punch).where(punch.c.seq == 2)).one()  # never deleted
 
 
@@ -275,8 +276,8 @@ def test_outside_minutes_and_a_mobile_only_unit(conn: Connection) -> None:
         )
     compute_days(conn, date(2026, 5, 4), date(2026, 5, 5), now=wita(5, "18:00"))
     got = rows(conn, p.id)
-    assert got[date(2026, 5, 4)].outside_minutes == 45  # type: ignore[attr-defined]
-    assert got[date(2026, 5, 5)].status == "TK"  # type: ignore[attr-defined]
+    assert got[date(2026, 5, 4)].outside_minutes == 45
+    assert got[date(2026, 5, 5)].status == "TK"
 
 
 def test_a_new_rule_set_applies_from_its_date(conn: Connection) -> None:
@@ -288,7 +289,7 @@ def test_a_new_rule_set_applies_from_its_date(conn: Connection) -> None:
     )
     compute_days(conn, date(2026, 5, 4), date(2026, 5, 6), now=AFTER)
     got = rows(conn, p.id)
-    assert [(r.ruleset_version, r.deduction_pct) for r in got.values()] == [  # type: ignore[attr-defined]
+    assert [(r.ruleset_version, r.deduction_pct) for r in got.values()] == [
         (load_active(conn, date(2026, 5, 4)).version, Decimal("5.00")),
         (load_active(conn, date(2026, 5, 5)).version, Decimal("5.00")),
         (stricter.version, Decimal("4.00")),
@@ -315,8 +316,8 @@ def test_a_past_day_keeps_its_unit_after_a_transfer(conn: Connection) -> None:
     again = compute_days(conn, date(2026, 5, 4), date(2026, 5, 5), now=wita(5, "09:00"))
     got = rows(conn, p.id)
     assert again.written == 1  # only the new day
-    assert got[date(2026, 5, 4)].unit_id != other.id  # type: ignore[attr-defined]
-    assert got[date(2026, 5, 5)].unit_id == other.id  # type: ignore[attr-defined]
+    assert got[date(2026, 5, 4)].unit_id != other.id
+    assert got[date(2026, 5, 5)].unit_id == other.id
 
 
 def test_a_six_day_schedule_and_its_short_saturday(conn: Connection) -> None:
@@ -338,7 +339,7 @@ def test_a_six_day_schedule_and_its_short_saturday(conn: Connection) -> None:
     ):
         add_punch(conn, NIP, wita(day, clock), seq)
     compute_days(conn, date(2026, 5, 4), date(2026, 5, 10), now=AFTER)
-    got = {d.day: r for d, r in rows(conn, p.id).items()}  # type: ignore[attr-defined]
+    got = {d.day: r for d, r in rows(conn, p.id).items()}
     summary = {day: (r.status, r.tl, r.psw, r.early_minutes) for day, r in got.items()}
     assert summary[4] == ("HADIR", None, None, 0)
     assert summary[8] == ("HADIR", None, "PSW1", 30)  # Friday ends 11:30
