@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, update
@@ -36,6 +37,16 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NIP = "198609262015051001"
 NI_PPPK = "200012312024211001"
 DEVICE = "kupang-bkppd-1"
+
+
+class _Fix(TypedDict):
+    reason: str
+    by: str
+    now: datetime
+
+
+#: Who approved a manual correction, and why (an audit record needs both).
+FIX: _Fix = {"reason": "disetujui atasan", "by": "atasan", "now": T0}
 
 
 def wita(day: date, clock: str) -> datetime:
@@ -202,11 +213,10 @@ def deliver(conn: Connection, built: Built, days: Sequence[Day], stage: Stage) -
 
 
 def _event(conn: Connection, built: Built, day: date, e: EventSpec) -> None:
-    fix = {"reason": "disetujui atasan", "by": "atasan", "now": T0}
     if e.source == "+in":
-        corrections.add_in(conn, built.person_id, day, e.at, **fix)  # type: ignore[arg-type]
+        corrections.add_in(conn, built.person_id, day, e.at, **FIX)
     elif e.source == "+out":
-        corrections.add_out(conn, built.person_id, day, e.at, **fix)  # type: ignore[arg-type]
+        corrections.add_out(conn, built.person_id, day, e.at, **FIX)
     elif e.source == "fp":
         built.seq += 1
         conn.execute(
