@@ -241,7 +241,7 @@ def _event(conn: Connection, built: Built, day: date, e: EventSpec) -> None:
                 day,
                 DEVICE,
                 built.seq,
-                **fix,  # type: ignore[arg-type]
+                **FIX,
             )
     elif e.source == "hp":
         checkin_id = str(uuid.uuid4())
@@ -268,7 +268,7 @@ def _event(conn: Connection, built: Built, day: date, e: EventSpec) -> None:
                 built.person_id,
                 day,
                 checkin_id,
-                **fix,  # type: ignore[arg-type]
+                **FIX,
             )
     else:
         raise ValueError(f"unknown event source {e.source!r}")
