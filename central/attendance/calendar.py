@@ -132,6 +132,24 @@ def seed_holidays(
     return added
 
 
+def ensure_seeded(
+    conn: Connection, years: Iterable[int], *, now: datetime | None = None
+) -> list[int]:
+    """Seed the years that have no holiday row at all (active or not); return them.
+
+    A year an administrator has edited always has rows, so this never undoes an edit; it only
+    keeps a year nobody seeded from silently counting Idul Fitri as a working day.
+    """
+    seeded = []
+    for year in sorted(set(years)):
+        first, last = date(year, 1, 1), date(year, 12, 31)
+        if conn.execute(select(holiday.c.id).where(holiday.c.day.between(first, last))).first():
+            continue
+        seed_holidays(conn, [year], now=now)
+        seeded.append(year)
+    return seeded
+
+
 def _check_category(category: str) -> None:
     if category not in HOLIDAY_CATEGORIES:
         raise CalendarError(f"unknown holiday category {category!r} (use {HOLIDAY_CATEGORIES})")

@@ -170,6 +170,7 @@ def compute_days(
     *,
     now: datetime | None = None,
     block: int = BLOCK,
+    seed_calendar: bool = True,
 ) -> ComputeResult:
     """Compute and store the daily status of ``start``..``end`` (both included).
 
@@ -181,6 +182,8 @@ def compute_days(
         now: The time of the computation: what is PENDING is judged against it (default: the
             clock). Pass a fixed time for a reproducible run.
         block: People per block of queries.
+        seed_calendar: Seed the holidays of a year that has none yet (see
+            :func:`central.attendance.calendar.ensure_seeded`).
 
     Returns:
         Counts of rows written and left unchanged, and person-days per status.
@@ -189,6 +192,8 @@ def compute_days(
         raise ValueError("end before start")
     now = now or datetime.now(UTC)
     ensure_ruleset(conn, now=now)
+    if seed_calendar and (seeded := cal.ensure_seeded(conn, range(start.year, end.year + 1))):
+        log.warning("holiday calendar seeded from the holidays package years=%s", seeded)
     ctx = _Context(
         rulesets=load_rulesets(conn),
         holidays=cal.holidays_between(conn, start, end),

@@ -345,3 +345,15 @@ def test_a_six_day_schedule_and_its_short_saturday(conn: Connection) -> None:
     assert summary[8] == ("HADIR", None, "PSW1", 30)  # Friday ends 11:30
     assert summary[9] == ("HADIR", "TL1", "PSW1", 30)  # Saturday ends 12:30
     assert summary[10] == ("OFF", None, None, 0)
+
+
+def test_an_unseeded_year_is_seeded_before_computing(conn: Connection) -> None:
+    office(conn)
+    p = person(conn)
+    compute_days(conn, date(2026, 5, 14), date(2026, 5, 14), now=AFTER)
+    assert rows(conn, p.id)[date(2026, 5, 14)].status == "LIBUR"  # Kenaikan Yesus Kristus
+    for h in cal.list_holidays(conn, 2026):
+        cal.set_holiday_active(conn, h.id, False)
+    assert cal.ensure_seeded(conn, [2026]) == []  # edited, not reseeded
+    compute_days(conn, date(2026, 5, 14), date(2026, 5, 14), now=AFTER)
+    assert rows(conn, p.id)[date(2026, 5, 14)].status == "TK"
