@@ -1,9 +1,10 @@
 """Manual corrections: a check-in or check-out added by a supervisor, or an event voided.
 
 A correction is an audit record (domain-id.md §3.2): who, when, why. The original punch or
-check-in is never changed or deleted; a void only stops it from counting, and removing the void
-brings it back. ``add_in`` / ``add_out`` supply that end of one work day, wherever the time lies
-(a forgotten punch with a valid reason replaces the TL4 / PSW4 penalty).
+check-in is never changed or deleted; a void only stops it from counting (the schema has no way
+to withdraw a correction yet: each stays on record). ``add_in`` / ``add_out`` supply that end of
+one work day wherever the time lies (a forgotten punch with a valid reason replaces the TL4 /
+PSW4 penalty).
 """
 
 from __future__ import annotations
