@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from central.attendance.recap_cli import add_recap_commands, recap_command
 from central.collector import BrokerSettings, Collector
 from central.config import CentralConfig, ConfigError, load
 from central.db import make_engine, upgrade
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     user.add_argument("username")
     user.add_argument("--role", choices=["admin", "unit_operator", "viewer"], required=True)
     user.add_argument("--unit", help="unit code (unit operators, optional for viewers)")
+    add_recap_commands(sub)
     pki = sub.add_parser(
         "pki",
         help="make the broker's CA and TLS server certificate",
@@ -327,6 +329,7 @@ _COMMANDS = {
     "import": _import,
     "dead-letters": _dead_letters,
     "user": _user,
+    "recap": recap_command,
 }
 
 

@@ -26,6 +26,7 @@ from central.api.auth import router as auth_router
 from central.api.checkins import router as checkins_router
 from central.api.operator import router as operator_router
 from central.api.policy import PolicySettings
+from central.attendance.recap_api import router as recap_router
 from central.dashboard import DashboardSettings, dashboard_router
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(auth_router, responses=ERRORS)
     app.include_router(checkins_router, responses=ERRORS)
     app.include_router(operator_router, responses=ERRORS)
+    app.include_router(recap_router, responses=ERRORS)
     if settings.dashboard is not None:
         app.include_router(dashboard_router(engine, settings.dashboard, now=now))
 
