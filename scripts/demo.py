@@ -7,8 +7,11 @@ simulated R307 (hadir-sim) -> edge daemon (hadir-edge) -> mosquitto -> collector
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
+import random
+import secrets
 import shutil
 import socket
 import subprocess
@@ -17,17 +20,22 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Engine, insert, select, update
 
+from central.attendance import compute_days
+from central.attendance.absences import add_absence
 from central.db import make_engine, upgrade
 from central.devices import add_device
-from central.schema import device, punch
+from central.registry import find_person
+from central.schema import daily_status, device, person, person_number, punch
 from edge.prompts import say
 from edge.sensor import R307Sensor, Slot
 from edge.sensor.enrollment import Step, enroll
@@ -36,6 +44,7 @@ from edge.store import Store
 
 DEVICE = "kupang-bkd-01"
 ADMIN_TOKEN = "demo-admin-token-not-for-production"  # noqa: S105 - a throwaway demo token
+DASHBOARD_PASSWORD = "demo-dashboard-password"  # noqa: S105 - a throwaway demo login
 OFFICE = (-10.1632, 123.6017)  # the site's geofence centre
 WITA = ZoneInfo("Asia/Makassar")
 PEOPLE = {
@@ -97,9 +106,11 @@ def main() -> int:
     print(f"   central database {db_url}; terminal {creds.device} registered")
     api_port = free_port()
     (work / "admin-token").write_text(ADMIN_TOKEN)
+    (work / "dashboard-secret").write_text(secrets.token_hex(32))
     (work / "central.toml").write_text(
         f'[database]\nurl = "{db_url}"\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
         f'[api]\nhost = "127.0.0.1"\nport = {api_port}\nadmin_token_file = "admin-token"\n'
+        '[dashboard]\nsecret_file = "dashboard-secret"\ncookie_secure = false\n'
     )
     roster = work / "pegawai.csv"
     roster.write_text(
@@ -235,8 +246,160 @@ def main() -> int:
             f"templates={dev['templates_used']}/{dev['templates_capacity']} "
             f"outbox={dev['outbox_depth']}"
         )
+    today_and_recap(engine, work)
+    print(f"== dashboard: run  hadir-central --config {work / 'central.toml'} run")
+    print(f"   then open http://127.0.0.1:{api_port}/dashboard  (admin / {DASHBOARD_PASSWORD})")
+    if "--serve" in sys.argv:
+        print("   serving it now; Ctrl-C stops")
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(
+                [PY, "-m", "central", "--config", str(work / "central.toml"), "run"], check=False
+            )
     print(f"   logs: {work}/*.log")
     return 0
+
+
+def today_and_recap(engine: Engine, work: Path) -> None:
+    """Today's status from the live presses, a month of history, the recap files."""
+    now = datetime.now(UTC)
+    today = now.astimezone(WITA).date()
+    with engine.begin() as conn:
+        compute_days(conn, today, today, now=now)
+        rows = (
+            conn.execute(
+                select(person.c.name, daily_status)
+                .join(person, person.c.id == daily_status.c.person_id)
+                .where(daily_status.c.work_date == today)
+                .order_by(person.c.name)
+            )
+            .mappings()
+            .all()
+        )
+    day_start = datetime.combine(today, clock_time(0), WITA).astimezone(UTC)
+    with engine.connect() as conn:
+        events = {
+            nip: [
+                t.astimezone(WITA).strftime("%H:%M")
+                for t in conn.execute(
+                    select(punch.c.at)
+                    .where(punch.c.person == nip, punch.c.at >= day_start)
+                    .order_by(punch.c.at)
+                ).scalars()
+            ]
+            for nip in PEOPLE
+        }
+    by_name = {name: nip for nip, (name, _, _) in PEOPLE.items()}
+    print(f"== today's status ({today:%A %d %B %Y}, computed by the rules):")
+    for r in rows:
+        times = ", ".join(events.get(by_name.get(r["name"], ""), [])) or "none"
+        print(f"   {r['name']:14s} {r['status']:8s} fingerprint events today: {times}")
+    print("   (PENDING: final once the check-out window has closed and the terminals report")
+    print("    complete; events at this hour fall outside the 06:00-12:00 and 14:00-18:00 windows)")
+    history(engine, today)
+    month = f"{today:%Y-%m}"
+    print(f"== the month's recap ({month}, unit BKPPD), written by hadir-central recap:")
+    for fmt in ("csv", "xlsx", "pdf"):
+        out = work / f"rekap-{month}-BKPPD.{fmt}"
+        subprocess.run(
+            [
+                PY,
+                "-m",
+                "central",
+                "--config",
+                str(work / "central.toml"),
+                "recap",
+                "--month",
+                month,
+                "--unit",
+                "BKPPD",
+                "--format",
+                fmt,
+                "--out",
+                str(out),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        print(f"   {out}")
+    lines = list(csv_lines(work / f"rekap-{month}-BKPPD.csv"))
+    wanted = ["Nama", "HK", "H", "TL1", "TL2", "Menit TL", "C", "TK", "% Kehadiran", "Potongan (%)"]
+    cols = [lines[0].index(w) for w in wanted if w in lines[0]]
+    for line in lines[:4]:
+        print("   " + " | ".join(line[c] for c in cols))
+
+
+def csv_lines(path: Path) -> Iterator[list[str]]:
+    text = path.read_text(encoding="utf-8-sig")
+    yield from csv.reader(text.splitlines(), delimiter=";")
+
+
+def history(engine: Engine, today: date) -> None:
+    """The month so far, as the office's older terminal delivered it (a demo data set)."""
+    rng = random.Random(30)
+    first = today.replace(day=1)
+    with engine.begin() as conn:
+        add_device(
+            conn, "kupang-bkd-arsip", datetime.now(UTC), description="older terminal (demo history)"
+        )
+        # The roster counts from the start of the month (it was imported minutes ago).
+        conn.execute(
+            update(person_number).values(valid_from=datetime.combine(first, clock_time(0), WITA))
+        )
+        people = {nip: find_person(conn, nip) for nip in PEOPLE}
+        seq = 0
+        rows = []
+        day = first
+        while day < today:
+            if day.weekday() < 5:
+                for nip, who in people.items():
+                    if who is None or (nip.startswith("2000") and day.day in (9, 10)):
+                        continue  # Agus: two days with no punch and no letter (TK)
+                    late = rng.random() < 0.2
+                    t_in = (
+                        clock_time(7, rng.randint(35, 55))
+                        if late
+                        else clock_time(7, rng.randint(5, 29))
+                    )
+                    # Friday ends at 16:30, the other days at 16:00.
+                    t_out = clock_time(
+                        16, rng.randint(30, 50) if day.weekday() == 4 else rng.randint(1, 40)
+                    )
+                    for t in (t_in, t_out):
+                        seq += 1
+                        at = datetime.combine(day, t, WITA).astimezone(UTC)
+                        rows.append(history_punch(seq, nip, at))
+            day += timedelta(days=1)
+        conn.execute(insert(punch), rows)
+        maria = people["199203142019032002"]
+        if maria is not None:
+            add_absence(
+                conn,
+                maria.id,
+                first + timedelta(days=15),
+                first + timedelta(days=16),
+                "CT",
+                by="demo",
+            )
+        compute_days(conn, first, today - timedelta(days=1))
+    print(
+        f"== a month of history loaded ({seq} punches from an older terminal; Maria on CT 2 days)"
+    )
+
+
+def history_punch(seq: int, nip: str, at: datetime) -> dict[str, object]:
+    return {
+        "device_id": "kupang-bkd-arsip",
+        "seq": seq,
+        "id": str(uuid.uuid4()),
+        "person": nip,
+        "slot": 0,
+        "score": 200,
+        "at": at,
+        "clock_synced": True,
+        "boot_id": "demo-history",
+        "mono_ns": seq,
+        "received_at": at,
+    }
 
 
 def api(
