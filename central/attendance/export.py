@@ -86,7 +86,7 @@ DETAIL_HEADERS = (
     "Hari PENDING",
     "Potongan harian tanpa batas (%)",
 )
-DETAIL_WIDTHS = (6, 26, 34, *([9] * len(CUTI_CODES)), 9, 10, 16, 16, 18, 14, 12, 12, 12, 12, 16)
+DETAIL_WIDTHS = (6, 26, 34, *([9] * len(CUTI_CODES)), 9, 13, 16, 16, 18, 14, 12, 12, 12, 12, 16)
 LB2_HEADERS = (
     "Tanggal",
     "Hari",
