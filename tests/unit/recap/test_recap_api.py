@@ -18,8 +18,6 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import update
 
 from central.api import ApiSettings, create_app
-from central.api.app import ERRORS
-from central.attendance.recap_api import router
 from central.db import make_engine
 from central.schema.attendance import daily_status
 from tests.unit.recap import MONTH, NOW, World, d, open_world
@@ -36,7 +34,6 @@ def world(db_url: str) -> Iterator[World]:
 @pytest.fixture
 def client(world: World) -> Iterator[TestClient]:
     app = create_app(world.engine, ApiSettings(admin_token=ADMIN), now=lambda: NOW)
-    app.include_router(router, responses=ERRORS)
     with TestClient(app) as c:
         yield c
 
@@ -143,7 +140,6 @@ def test_finalize_then_drift_is_reported(client: TestClient, world: World) -> No
 
 def _app(engine: Any) -> FastAPI:
     app = create_app(engine, ApiSettings(admin_token=ADMIN), now=lambda: NOW)
-    app.include_router(router, responses=ERRORS)
     return app
 
 
