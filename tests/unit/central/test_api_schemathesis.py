@@ -33,7 +33,7 @@ ADMIN = "admin-token-for-schemathesis"
 TOKEN = "device-token-for-schemathesis"
 PHONE = "a1b2c3d4e5f60718"
 MONDAY_0900 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
-OPERATOR_PATHS = ("/v1/devices/", "/v1/sites/", "/v1/people/")
+OPERATOR_PATHS = ("/v1/devices/", "/v1/sites/", "/v1/people/", "/v1/recap/")
 
 
 @pytest.fixture
