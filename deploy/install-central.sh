@@ -50,72 +50,8 @@ WORK=""
 
 # -- output and actions --------------------------------------------------------------------------
 
-say() { printf '\n==> %s\n' "$*"; }
-note() { printf '    %s\n' "$*"; }
-warn() { printf 'WARNING: %s\n' "$*" >&2; }
-die() {
-  printf '%s: error: %s\n' "$PROG" "$*" >&2
-  exit 1
-}
-usage() { sed -n '2,/^set -euo pipefail$/{/^set -euo/d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"; }
-
-quoted() {
-  local out=() arg
-  for arg in "$@"; do
-    if [[ $arg =~ ^[][A-Za-z0-9_./:=@%+,-]+$ ]]; then out+=("$arg"); else out+=("$(printf '%q' "$arg")"); fi
-  done
-  printf '%s' "${out[*]}"
-}
-
-# Print a command; run it unless --dry-run.
-run() {
-  if ((DRY_RUN)); then
-    printf '    would run: %s\n' "$(quoted "$@")"
-  else
-    printf '    + %s\n' "$(quoted "$@")"
-    "$@"
-  fi
-}
-
-# Set owner, group and mode of an existing path when they differ.
-fix_perms() {
-  local path=$1 mode=$2 owner=$3 group=$4 now
-  now=$(stat -c '%a %U %G' "$path")
-  if [[ $now != "${mode#0} $owner $group" ]]; then
-    run chown "$owner:$group" "$path"
-    run chmod "$mode" "$path"
-  fi
-}
-
-# Install a file when it is missing or differs (status 0); otherwise fix owner and mode (status 1).
-put_file() {
-  local src=$1 dest=$2 mode=$3 owner=$4 group=$5
-  if [[ -f $dest ]] && cmp -s "$src" "$dest"; then
-    note "$dest: unchanged"
-    fix_perms "$dest" "$mode" "$owner" "$group"
-    return 1
-  fi
-  run install -D -m "$mode" -o "$owner" -g "$group" "$src" "$dest"
-}
-
-ensure_dir() {
-  local path=$1 mode=$2 owner=$3 group=$4
-  if [[ -d $path ]]; then
-    note "$path: exists"
-    fix_perms "$path" "$mode" "$owner" "$group"
-  else
-    run install -d -m "$mode" -o "$owner" -g "$group" "$path"
-  fi
-}
-
-ensure_symlink() {
-  local target=$1 link=$2
-  if [[ $(readlink "$link" 2>/dev/null) == "$target" ]]; then
-    note "$link -> $target"
-  else
-    run ln -sfn "$target" "$link"
-  fi
-}
+# shellcheck source=deploy/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # A random secret in a root:hadir-central 0640 file, made once and then kept.
 ensure_secret() {
