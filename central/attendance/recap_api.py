@@ -27,7 +27,16 @@ _UNIT = Annotated[
     str | None, Query(max_length=200, description="Unit code or name; omitted: every unit")
 ]
 _FORMAT = Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(alias="format")]
-_NAME = Annotated[str, Query(max_length=200, description="For the signature block")]
+# Control characters cannot go into a PDF or an XLSX cell (openpyxl refuses them): a 422 with
+# the field named, not a 500, is the answer to them.
+_NAME = Annotated[
+    str,
+    Query(
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="For the signature block (no control characters)",
+    ),
+]
 _FILES = {
     "content": {
         "application/json": {},
