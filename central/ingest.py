@@ -75,7 +75,10 @@ def store_batches(
         raise UnknownDevice(", ".join(sorted(missing)))
     results: dict[str, DeviceResult] = {}
     rows = []
-    for dev, seqs in by_device.items():
+    # Devices in one order everywhere: two collectors locking device rows in different orders
+    # deadlock on PostgreSQL (seen in bench_central.py with two collectors).
+    for dev in sorted(by_device):
+        seqs = by_device[dev]
         result = results[dev] = DeviceResult()
         existing: dict[int, str] = {
             int(seq): str(pid)
