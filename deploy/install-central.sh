@@ -133,20 +133,8 @@ note "os: $codename; $(uname -m)"
 say "Debian packages"
 wanted=("${APT_PACKAGES[@]}")
 ((WITH_BROKER == 0)) || wanted+=(mosquitto mosquitto-clients)
-missing=()
-for pkg in "${wanted[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  run apt-get update
-  run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-else
-  note "installed: ${wanted[*]}"
-fi
-if command -v python3 >/dev/null; then
-  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
-    die "Hadir needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)"
-fi
+install_packages "${wanted[@]}"
+check_python
 
 # -- user and directories ------------------------------------------------------------------------
 

@@ -150,20 +150,8 @@ note "os: $codename; board: ${model:-not a Raspberry Pi}; $(uname -m)"
 # -- packages ------------------------------------------------------------------------------------
 
 say "Debian packages"
-missing=()
-for pkg in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if ((${#missing[@]})); then
-  run apt-get update
-  run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-else
-  note "installed: ${APT_PACKAGES[*]}"
-fi
-if command -v python3 >/dev/null; then
-  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
-    die "Hadir needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)"
-fi
+install_packages "${APT_PACKAGES[@]}"
+check_python
 
 # -- users and groups ----------------------------------------------------------------------------
 

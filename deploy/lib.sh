@@ -79,3 +79,25 @@ ensure_symlink() {
     run ln -sfn "$target" "$link"
   fi
 }
+
+# Install the Debian packages named as arguments that are missing (apt-get update only then).
+install_packages() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    run apt-get update
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  else
+    note "installed: $*"
+  fi
+}
+
+# Hadir runs on Python 3.11 or newer.
+check_python() {
+  if command -v python3 >/dev/null; then
+    python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+      die "Hadir needs Python 3.11 or newer; python3 is $(python3 -V 2>&1)"
+  fi
+}
