@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Self, TypeVar
+from typing import Final, Protocol, Self, TypeVar
 
 from wire.errors import MessageError
 from wire.topics import DeviceId, validate_device_id
@@ -452,9 +452,18 @@ class Action(StrEnum):
     """What a :class:`Command` asks a device to do."""
 
     INSTALL_TEMPLATE = "install_template"
+    """Store a template sent sealed to this device (params: :class:`wire.sync.Install`)."""
     DELETE_TEMPLATE = "delete_template"
+    """Remove a template from the module and the slot map (params: ``template``)."""
     RESYNC = "resync"
+    """Send an inventory now (``wire.sync.Inventory``) so the central can diff it."""
     RELOAD_CONFIG = "reload_config"
+    UPLOAD_TEMPLATE = "upload_template"
+    """The central lacks a template this device holds: upload it again (params: ``template``)."""
+    TEMPLATE_RECEIVED = "template_received"
+    """The central stored an enrollment or deletion report; the device may forget it."""
+    ROSTER = "roster"
+    """The people of this device's site(s), for the technician's look-ups (``wire.sync``)."""
 
 
 ParamValue = str | int | bool
@@ -465,8 +474,8 @@ ParamValue = str | int | bool
 class Command:
     """A central → device request on ``hadir/v1/dev/{device}/cmd``, answered by a CommandResult.
 
-    The parameters of each action are not fixed by this module yet (TODO(wire): a schema per
-    action once enrollment sync lands); for now they are a flat object of JSON scalars.
+    The parameters are a flat object of JSON scalars; :mod:`wire.sync` builds and checks those of
+    the template actions (``install_command``/``Install.of`` and friends).
 
     Attributes:
         id: A lowercase UUID; the result echoes it, and a repeated id is the same command.
@@ -529,11 +538,16 @@ _ACTIONS: Final = {action.value: action for action in Action}
 Message = PunchBatch | Ack | Status | Command | CommandResult
 """Every payload :func:`encode` accepts."""
 
-# TODO(wire): the enrollment upload on hadir/v1/dev/{device}/templates waits for the template
-# encryption design (architecture.md, "Enrollment"); until then that topic has no message class.
+# The enrollment uploads on hadir/v1/dev/{device}/templates live in wire.sync.
 
 
-def encode(message: Message) -> bytes:
+class Encodable(Protocol):
+    """Any message class of the contract (those of :mod:`wire.sync` too)."""
+
+    def _to_json(self) -> dict[str, object]: ...
+
+
+def encode(message: Message | Encodable) -> bytes:
     """Serialize a message to its payload: compact ASCII JSON with ``"v": 1`` first.
 
     Args:

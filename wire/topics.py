@@ -37,7 +37,7 @@ class Kind(StrEnum):
     STATUS = "status"
     """edge → all, QoS 1, retained, also the last will: a :class:`wire.Status`."""
     TEMPLATES = "templates"
-    """edge → central, QoS 1: an enrollment upload (its payload is not defined yet)."""
+    """edge → central, QoS 1: :mod:`wire.sync` messages (enrolled, deleted, inventory)."""
     CMD = "cmd"
     """central → edge, QoS 1: a :class:`wire.Command`."""
     CMD_RESULT = "cmd/result"
