@@ -26,6 +26,13 @@ from central.schema.registry import (
     site,
     unit,
 )
+from central.schema.templates import (
+    device_command,
+    device_key,
+    device_template,
+    template,
+    template_event,
+)
 
 __all__ = [
     "absence",
@@ -35,6 +42,9 @@ __all__ = [
     "daily_status",
     "dead_letter",
     "device",
+    "device_command",
+    "device_key",
+    "device_template",
     "holiday",
     "location_ping",
     "metadata",
@@ -50,5 +60,7 @@ __all__ = [
     "schedule",
     "shift_roster",
     "site",
+    "template",
+    "template_event",
     "unit",
 ]
