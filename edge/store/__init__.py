@@ -1,4 +1,4 @@
-"""The edge daemon's durable local store: punch outbox, slot map, device meta, audit log.
+"""The edge daemon's durable local store: punches, slot map, templates, roster, meta, audit.
 
 One SQLite file (WAL, ``synchronous=FULL``). Open it with :class:`Store`; everything the rest of
 the daemon needs is reachable from there::
@@ -36,18 +36,25 @@ from edge.store.errors import (
 from edge.store.meta import DEVICE_ID, LAST_BOOT_ID, DeviceMeta
 from edge.store.outbox import Outbox, Seq, StoredPunch
 from edge.store.people import People, SlotMapping
+from edge.store.roster import Roster, RosterRow
+from edge.store.templates import AuditNote, PendingReport, Report, Templates, TemplateSlot
 
 __all__ = [
     "DEVICE_ID",
     "LAST_BOOT_ID",
     "AuditEntry",
     "AuditLog",
+    "AuditNote",
     "DeviceMeta",
     "DuplicatePunch",
     "FingerTaken",
     "InvalidRecord",
     "Outbox",
+    "PendingReport",
     "People",
+    "Report",
+    "Roster",
+    "RosterRow",
     "SchemaTooNew",
     "Seq",
     "SlotMapping",
@@ -57,6 +64,8 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "StoredPunch",
+    "TemplateSlot",
+    "Templates",
     "UnknownSeq",
 ]
 
@@ -78,6 +87,8 @@ class Store:
         people: The slot → person map.
         meta: Device facts.
         audit: The enrollment audit log.
+        templates: Template ids per slot and the reports waiting for the central.
+        roster: The roster copy the central sent.
 
     Raises:
         StoreUnavailable: The file cannot be created or opened for writing.
@@ -97,6 +108,8 @@ class Store:
         self.people = People(self._db, utc_now=utc_now)
         self.meta = DeviceMeta(self._db, utc_now=utc_now)
         self.audit = AuditLog(self._db, utc_now=utc_now)
+        self.templates = Templates(self._db, utc_now=utc_now)
+        self.roster = Roster(self._db, utc_now=utc_now)
         log.info(
             "store opened path=%s schema_version=%d read_only=%s",
             self._db.path,

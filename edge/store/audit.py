@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, insert, select
 
 from edge.store.db import Database
 from edge.store.errors import InvalidRecord
@@ -55,6 +55,44 @@ def _to_entry(row: RowMapping) -> AuditEntry:
     )
 
 
+def append_entry(
+    conn: Connection,
+    at_us: int,
+    action: str,
+    *,
+    actor: str,
+    person_id: str | None = None,
+    slot: int | None = None,
+    detail: str = "",
+) -> int:
+    """Insert one entry inside the caller's write transaction; returns its id.
+
+    For changes that must be audited atomically with what they audit (a slot mapped and its
+    audit line, in one commit): the caller's transaction commits both or neither.
+
+    Raises:
+        InvalidRecord: ``action`` or ``actor`` is empty.
+    """
+    if not action:
+        raise InvalidRecord(f"action: must not be empty, got {action!r}")
+    if not actor:
+        raise InvalidRecord(f"actor: must not be empty, got {actor!r}")
+    return int(
+        conn.execute(
+            insert(audit_event)
+            .values(
+                at_us=at_us,
+                actor=actor,
+                action=action,
+                person_id=person_id,
+                slot=slot,
+                detail=detail,
+            )
+            .returning(audit_event.c.id)
+        ).scalar_one()
+    )
+
+
 class AuditLog:
     """Append-only record of enrollment actions.
 
@@ -81,26 +119,13 @@ class AuditLog:
         Raises:
             InvalidRecord: ``action`` or ``actor`` is empty.
         """
-        if not action:
-            raise InvalidRecord(f"action: must not be empty, got {action!r}")
-        if not actor:
-            raise InvalidRecord(f"actor: must not be empty, got {actor!r}")
         at_us = encode_time(self._utc_now(), field="utc_now()")
         with self._db.writing() as conn:
-            entry_id = conn.execute(
-                insert(audit_event)
-                .values(
-                    at_us=at_us,
-                    actor=actor,
-                    action=action,
-                    person_id=person_id,
-                    slot=slot,
-                    detail=detail,
-                )
-                .returning(audit_event.c.id)
-            ).scalar_one()
+            entry_id = append_entry(
+                conn, at_us, action, actor=actor, person_id=person_id, slot=slot, detail=detail
+            )
         log.info("audit action=%s actor=%s person_id=%s slot=%s", action, actor, person_id, slot)
-        return AuditEntry(int(entry_id), decode_time(at_us), actor, action, person_id, slot, detail)
+        return AuditEntry(entry_id, decode_time(at_us), actor, action, person_id, slot, detail)
 
     def recent(self, limit: int = 100) -> list[AuditEntry]:
         """Return the newest ``limit`` entries, newest first."""

@@ -66,6 +66,13 @@ person_slot = Table(
     Column("person_id", Text, nullable=False),
     Column("finger", Text, nullable=False),
     Column("mapped_at_us", Integer, nullable=False),
+    # The template's id for life (wire.sync), the same on every terminal and at the central.
+    # NULL for a mapping made before template sync existed (v1): such a slot is kept, but not
+    # announced in inventories.
+    Column("template_id", Text, nullable=True),
+    # Who enrolled the finger (a technician's login; "central" for an install): the
+    # ``by`` of a re-upload.
+    Column("enrolled_by", Text, nullable=True),
     # A person may have several fingers enrolled, each in its own slot, but one finger one slot.
     UniqueConstraint("person_id", "finger"),
 )
@@ -88,6 +95,26 @@ audit_event = Table(
     Column("person_id", Text, nullable=True),
     Column("slot", Integer, nullable=True),
     Column("detail", Text, nullable=False),
+)
+
+template_report = Table(
+    "template_report",
+    metadata,
+    # One pending report per template id: a deletion replaces an enrollment not yet confirmed.
+    Column("template_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    # The encoded wire message (wire.sync Enrolled/Deleted), published as is. An Enrolled one
+    # holds the template sealed to the central's key, never the template in clear.
+    Column("payload", Text, nullable=False),
+    Column("queued_at_us", Integer, nullable=False),
+)
+
+roster_entry = Table(
+    "roster_entry",
+    metadata,
+    Column("number", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("received_at_us", Integer, nullable=False),
 )
 
 
@@ -143,10 +170,34 @@ def _v1_initial(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+def _v2_template_sync(conn: Connection) -> None:
+    """Template sync (docs/template-sync.md): template ids per slot, report queue, roster copy."""
+    for ddl in (
+        "ALTER TABLE person_slot ADD COLUMN template_id TEXT",
+        "ALTER TABLE person_slot ADD COLUMN enrolled_by TEXT",
+        # ALTER TABLE cannot add a UNIQUE column; a partial unique index does the same and
+        # leaves the pre-sync mappings (NULL) alone.
+        "CREATE UNIQUE INDEX person_slot_template ON person_slot (template_id) "
+        "WHERE template_id IS NOT NULL",
+        """CREATE TABLE template_report (
+            template_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('enrolled', 'deleted')),
+            payload TEXT NOT NULL,
+            queued_at_us INTEGER NOT NULL
+        )""",
+        """CREATE TABLE roster_entry (
+            number TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            received_at_us INTEGER NOT NULL
+        )""",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
 Migration = Callable[[Connection], None]
 
 # Index i holds the step from version i to version i + 1. Append only; never edit or reorder.
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial,)
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_template_sync)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
