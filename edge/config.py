@@ -25,6 +25,8 @@ This module imports only the standard library.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import json
 import logging
@@ -51,6 +53,11 @@ _MAX_BCM_PIN: Final = 27
 _DEVICE_ID: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 # edge.sensor.open_sensor's grammar; the sensor layer checks that MODEL and TIMING exist.
 _SIM_SPEC: Final = re.compile(r"sim:[a-z0-9]+(:[a-z0-9]+)?", re.IGNORECASE)
+
+# An X25519 public key: 32 bytes, 44 characters of base64 (wire.sealing.public_key_text).
+_KEY_BYTES: Final = 32
+_KEY_TEXT: Final = 44
+_GROUP: Final = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 
 Scalar = str | int | float | bool | None
 
@@ -152,6 +159,29 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SyncConfig:
+    """``[sync]``: template sync with the central (docs/template-sync.md).
+
+    ``central_key`` is the central's X25519 public key (44 characters of base64, as
+    ``hadir-central device add`` prints it). Without it sync is off: punching works, enrollment
+    is refused, no template leaves or reaches this terminal.
+    """
+
+    central_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminConfig:
+    """``[admin]``: the Unix socket the technician's CLI talks to.
+
+    ``group`` may connect (mode 0660); None: only the daemon's own user (mode 0600).
+    """
+
+    socket: Path = Path("/run/hadir/admin.sock")
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LogConfig:
     """``[log]``: the daemon's log level."""
 
@@ -168,6 +198,8 @@ class EdgeConfig:
     feedback: FeedbackConfig = field(default_factory=FeedbackConfig)
     mqtt: MqttConfig
     store: StoreConfig = field(default_factory=StoreConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    admin: AdminConfig = field(default_factory=AdminConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 
@@ -374,6 +406,8 @@ def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = No
                 "retention_days", StoreConfig().retention_days, 1, 36500, "whole days 1-36500"
             )
         ),
+        sync=_sync(table("sync", SyncConfig)),
+        admin=_admin(table("admin", AdminConfig)),
         log=_log(table("log", LogConfig)),
     )
     _check_pins(source, config)
@@ -500,6 +534,36 @@ def _mqtt(t: _Table, device: DeviceConfig, environ: Mapping[str, str]) -> MqttCo
         reconnect_max_s=reconnect_max_s,
         heartbeat_s=t.seconds("heartbeat_s", d.heartbeat_s),
     )
+
+
+def _sync(t: _Table) -> SyncConfig:
+    key = t.text("central_key")
+    if key is None:
+        return SyncConfig()
+    # The stdlib check of the key's shape; wire.sealing reads it into a key at start.
+    try:
+        raw = base64.b64decode(key.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(key.strip()) != _KEY_TEXT or len(raw) != _KEY_BYTES:
+        raise t.error(
+            "central_key",
+            f"must be the central's public key: {_KEY_TEXT} characters of base64 "
+            f"({_KEY_BYTES} bytes), as `hadir-central device add` prints it; "
+            f"got {len(key)} characters",
+        )
+    return SyncConfig(central_key=key.strip())
+
+
+def _admin(t: _Table) -> AdminConfig:
+    d = AdminConfig()
+    socket = t.path("socket") or d.socket
+    if not socket.is_absolute():
+        raise t.bad("socket", "an absolute path such as /run/hadir/admin.sock", str(socket))
+    group = t.text("group")
+    if group is not None and not _GROUP.fullmatch(group):
+        raise t.bad("group", "a Unix group name such as hadir-admin", group)
+    return AdminConfig(socket=socket, group=group)
 
 
 def _log(t: _Table) -> LogConfig:

@@ -255,7 +255,8 @@ def test_config_rejects_bad_value_with_exact_message(
         (
             'id = "pi-01"\n' + render({}),
             "id: key outside any section "
-            "(known: [device], [sensor], [punch], [feedback], [mqtt], [store], [log])",
+            "(known: [device], [sensor], [punch], [feedback], [mqtt], [store], [sync], [admin], "
+            "[log])",
         ),
         ("[device\nid = 1\n", "not valid TOML: "),
     ],
@@ -550,7 +551,17 @@ def documented_keys() -> dict[str, set[str]]:
 
 
 def test_config_example_documents_every_field_and_nothing_else() -> None:
-    assert list(SCHEMAS) == ["device", "sensor", "punch", "feedback", "mqtt", "store", "log"]
+    assert list(SCHEMAS) == [
+        "device",
+        "sensor",
+        "punch",
+        "feedback",
+        "mqtt",
+        "store",
+        "sync",
+        "admin",
+        "log",
+    ]
     documented = documented_keys()
     assert list(documented) == list(SCHEMAS)
     for name, schema in SCHEMAS.items():
