@@ -7,6 +7,11 @@ loses nothing, because the broker (persistent session) or the device (ack timeou
 
 The network thread only queues messages; one writer thread drains the queue and stores many
 messages in one transaction, which is where the throughput comes from.
+
+With the central's template key, the collector also takes the terminals' template reports
+(``.../templates``) and command results (``.../cmd/result``) in the same transactions and with
+the same ack-after-commit discipline (:mod:`central.templates.intake`), and runs the template
+dispatcher (:mod:`central.templates.dispatch`) that sends what the database says is owed.
 """
 
 from __future__ import annotations
@@ -23,22 +28,28 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from central.ingest import UnknownDevice, record_dead_letter, record_status, store_batches
+from central.templates import intake
+from central.templates.dispatch import Dispatcher
 from wire import (
     Ack,
+    CommandResult,
     Kind,
     MessageError,
     PunchBatch,
     Status,
+    decode_command_result,
     decode_punch_batch,
     decode_status,
     encode,
     topics,
 )
+from wire.sync import TemplateMessage, decode_template_message
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +89,8 @@ class Counters:
     dead_letters: int = 0
     transactions: int = 0
     db_failures: int = 0
+    template_messages: int = 0
+    command_results: int = 0
 
 
 @dataclass(slots=True)
@@ -85,8 +98,12 @@ class _Parsed:
     msg: mqtt.MQTTMessage
     batch: PunchBatch | None = None
     status: Status | None = None
+    template: TemplateMessage | None = None
+    result: CommandResult | None = None
     error: str | None = None
     device: str | None = None
+    # Template reports may carry a sealed box: their dead letters keep a redacted payload.
+    redact: bool = False
 
 
 class Collector:
@@ -97,6 +114,9 @@ class Collector:
         broker: broker settings.
         max_group: messages stored per transaction at most.
         utc_now: the clock (tests pass a fixed one).
+        central_key: the central's template key; None leaves template sync to other collectors
+            (this one then neither subscribes to template topics nor dispatches).
+        resend_after_s: first resend delay of an unanswered template install or delete.
     """
 
     def __init__(
@@ -106,8 +126,11 @@ class Collector:
         *,
         max_group: int = 500,
         utc_now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        central_key: X25519PrivateKey | None = None,
+        resend_after_s: float = 60.0,
     ) -> None:
         self.engine = engine
+        self.central_key = central_key
         self.broker = broker
         self.max_group = max_group
         self.utc_now = utc_now
@@ -118,6 +141,16 @@ class Collector:
         self._unknown_logged: set[str] = set()
         self._unknown_lettered: set[str] = set()
         self._client = self._make_client()
+        self.dispatcher: Dispatcher | None = None
+        if central_key is not None:
+            self.dispatcher = Dispatcher(
+                engine,
+                central_key,
+                self._publish_command,
+                ready=self.connected.is_set,
+                resend_after_s=resend_after_s,
+                utc_now=utc_now,
+            )
         self._writer = threading.Thread(
             target=self._write_loop, name="collector-writer", daemon=True
         )
@@ -143,19 +176,29 @@ class Collector:
         client.on_message = lambda _c, _u, msg: self._queue.put(msg)
         return client
 
+    def _publish_command(self, topic: str, payload: bytes) -> None:
+        # QoS 1; paho keeps it queued across a reconnect, the resend delay covers the rest.
+        self._client.publish(topic, payload, qos=1)
+
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             log.error("broker refused the collector reason=%s", reason)
             return
         _no_delay(client)
         group = self.broker.share_group
-        client.subscribe(
-            [
-                (topics.shared_punches(group), 1),
-                (f"$share/{group}/{topics.wildcard(Kind.STATUS)}", 1),
+        subscriptions = [
+            (topics.shared_punches(group), 1),
+            (f"$share/{group}/{topics.wildcard(Kind.STATUS)}", 1),
+        ]
+        if self.central_key is not None:
+            subscriptions += [
+                (f"$share/{group}/{topics.wildcard(Kind.TEMPLATES)}", 1),
+                (f"$share/{group}/{topics.wildcard(Kind.CMD_RESULT)}", 1),
             ]
-        )
+        client.subscribe(subscriptions)
         self.connected.set()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()  # send what piled up while we were away
         log.info(
             "collector connected host=%s port=%d group=%s",
             self.broker.host,
@@ -174,6 +217,16 @@ class Collector:
             device, kind = topics.parse(msg.topic)
         except MessageError as exc:
             return _Parsed(msg, error=f"topic: {exc}")
+        if kind is Kind.TEMPLATES:
+            try:
+                return _Parsed(
+                    msg,
+                    template=decode_template_message(msg.payload, topic_device=device),
+                    device=device,
+                    redact=True,
+                )
+            except MessageError as exc:
+                return _Parsed(msg, error=str(exc), device=device, redact=True)
         try:
             if kind is Kind.PUNCHES:
                 return _Parsed(
@@ -183,6 +236,8 @@ class Collector:
                 return _Parsed(
                     msg, status=decode_status(msg.payload, topic_device=device), device=device
                 )
+            if kind is Kind.CMD_RESULT:
+                return _Parsed(msg, result=decode_command_result(msg.payload), device=device)
         except MessageError as exc:
             return _Parsed(msg, error=str(exc), device=device)
         return _Parsed(msg, error=f"unexpected topic kind {kind}", device=device)
@@ -211,7 +266,7 @@ class Collector:
         parsed = [self._parse(m) for m in group]
         for attempt in range(5):
             try:
-                acks = self._transaction(parsed)
+                acks, queued = self._transaction(parsed)
                 break
             except SQLAlchemyError as exc:
                 self.counters.db_failures += 1
@@ -227,12 +282,15 @@ class Collector:
             self._client.ack(p.msg.mid, p.msg.qos)
         for dev, upto in acks.items():
             self._client.publish(topics.ack(dev), encode(Ack(upto)), qos=1)
+        if queued and self.dispatcher is not None:
+            self.dispatcher.wake()
         self.counters.messages += len(group)
         self.counters.transactions += 1
 
-    def _transaction(self, parsed: list[_Parsed]) -> dict[str, int]:
+    def _transaction(self, parsed: list[_Parsed]) -> tuple[dict[str, int], bool]:
         now = self.utc_now()
         acks: dict[str, int] = {}
+        queued = False
         batches = [p.batch for p in parsed if p.batch is not None]
         with self.engine.begin() as conn:
             if batches:
@@ -265,18 +323,38 @@ class Collector:
             for p in parsed:
                 if p.status is not None and not record_status(conn, p.status, now):
                     self._note_unknown(p.status.device)
-                if p.error is not None:
+                outcome = self._template_work(conn, p, now)
+                # A local, not p.error: a retried transaction must not keep a rolled-back verdict.
+                error = p.error
+                if outcome is not None:
+                    queued |= outcome.queued
+                    error = error or outcome.dead_letter
+                if error is not None:
                     self.counters.dead_letters += 1
-                    log.warning("dead letter topic=%s reason=%r", p.msg.topic, p.error[:200])
+                    log.warning("dead letter topic=%s reason=%r", p.msg.topic, error[:200])
                     record_dead_letter(
                         conn,
                         topic=p.msg.topic,
-                        payload=bytes(p.msg.payload),
-                        reason=p.error,
+                        payload=(
+                            intake.redacted(bytes(p.msg.payload))
+                            if p.redact
+                            else bytes(p.msg.payload)
+                        ),
+                        reason=error,
                         now=now,
                         device_id=p.device,
                     )
-        return acks
+        return acks, queued
+
+    def _template_work(self, conn: Connection, p: _Parsed, now: datetime) -> intake.Outcome | None:
+        """Store a template report or a command result, inside the group's transaction."""
+        if p.template is not None and self.central_key is not None:
+            self.counters.template_messages += 1
+            return intake.handle(conn, p.template, self.central_key, now)
+        if p.result is not None and p.device is not None:
+            self.counters.command_results += 1
+            return intake.result(conn, p.device, p.result, now)
+        return None
 
     def _unknown(self, conn: Connection, batch: PunchBatch, now: datetime) -> None:
         # Not acknowledged to the device: it keeps the punches and sends them again, so once
@@ -305,6 +383,8 @@ class Collector:
     def start(self) -> None:
         """Connect in the background and start storing."""
         self._writer.start()
+        if self.dispatcher is not None:
+            self.dispatcher.start()
         self._client.connect_async(
             self.broker.host, self.broker.port, keepalive=self.broker.keepalive_s
         )
@@ -317,5 +397,7 @@ class Collector:
             time.sleep(0.02)
         self._stop.set()
         self._writer.join(timeout=10)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
         self._client.disconnect()
         self._client.loop_stop()
