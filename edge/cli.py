@@ -1,4 +1,8 @@
-"""hadir-edge: the terminal's command line (the daemon, and later the technician's commands)."""
+"""hadir-edge: the terminal's command line: the daemon, and the technician's commands.
+
+The technician's commands (enroll, verify, delete, list, info, sync) ask the running daemon over
+its admin socket; they never open the serial port themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from edge.admin import cli as admin_cli
 from edge.config import ConfigError, load
 from edge.store import StoreError
 
@@ -28,12 +33,16 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Example: hadir-edge check-config --config /etc/hadir/edge.toml",
     )
     check.add_argument("--config", required=True)
+    admin_cli.add_commands(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hadir-edge``; returns the exit code."""
     args = _parser().parse_args(argv)
+    if args.cmd in admin_cli.COMMANDS:
+        # No config needed: the daemon that owns the socket already has it.
+        return admin_cli.run(args)
     try:
         config = load(args.config)
         if args.cmd == "check-config":
