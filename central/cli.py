@@ -22,6 +22,9 @@ from central.db import make_engine, upgrade
 from central.devices import DeviceExists, add_device
 from central.ingest import missing_seqs
 from central.schema import dead_letter, device
+from central.templates import keys as template_keys
+from central.templates.ops import add_template_commands
+from wire.sealing import public_key_text
 
 PROG = "hadir-central"
 log = logging.getLogger(__name__)
@@ -102,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--partial", action="store_true", help="import the valid rows even if some are bad"
     )
+    add_template_commands(sub)
     dl = sub.add_parser(
         "dead-letters",
         help="refused messages and why",
@@ -129,6 +133,11 @@ def _run(cfg: CentralConfig) -> int:
         stream=sys.stdout, level=cfg.log_level, format="%(levelname)s %(name)s %(message)s"
     )
     upgrade(cfg.database_url)
+    # Created on first start when absent (and its public key logged); never logged itself.
+    central_key, _created = template_keys.create_or_load(
+        template_keys.key_path(cfg.template_key_file)
+    )
+    log.info("central template key public_key=%s", public_key_text(central_key))
     engine = make_engine(cfg.database_url)
     collector = Collector(
         engine,
@@ -144,6 +153,8 @@ def _run(cfg: CentralConfig) -> int:
             cert_file=cfg.mqtt_cert_file,
             key_file=cfg.mqtt_key_file,
         ),
+        central_key=central_key,
+        resend_after_s=cfg.template_resend_s,
     )
     collector.start()
     log.info("collector running database=%s", engine.url.render_as_string(hide_password=True))
@@ -218,6 +229,12 @@ def _device(args: argparse.Namespace, engine: Engine) -> int:
             f'[mqtt]\nusername = "{creds.device}"'
         )
         print(f'password = "{creds.password}"   # shown once; better in password_file (0600)')
+        sync_line = template_keys.sync_config_line(args.central_key_file)
+        print(
+            f"[sync]\n{sync_line}"
+            if sync_line is not None
+            else "# [sync] central_key: run 'hadir-central keys init' first"
+        )
         print(f"\n# append to the broker's password_file:\n{creds.passwd_line}")
         print(f"\n# append to the broker's acl_file:\n{creds.acl}")
         return 0
@@ -322,6 +339,24 @@ def _user(args: argparse.Namespace, engine: Engine) -> int:
     return 0
 
 
+def _template(args: argparse.Namespace, engine: Engine) -> int:
+    from central.templates.ops import template_command  # noqa: PLC0415
+
+    return template_command(args, engine)
+
+
+def _keys(args: argparse.Namespace) -> int:
+    path: Path = args.central_key_file
+    if args.action == "init":
+        key, created = template_keys.create_or_load(path)
+        print(f"{'created' if created else 'already there'}: {path} (0600; keep it, back it up)")
+    else:
+        key = template_keys.load(path)
+    print("# the [sync] section of every terminal's edge.toml:")
+    print(f'[sync]\ncentral_key = "{public_key_text(key)}"')
+    return 0
+
+
 _COMMANDS = {
     "device": _device,
     "unit": _registry,
@@ -330,6 +365,7 @@ _COMMANDS = {
     "dead-letters": _dead_letters,
     "user": _user,
     "recap": recap_command,
+    "template": _template,
 }
 
 
@@ -337,7 +373,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``hadir-central``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        cfg = _config(args) if args.cmd != "pki" else CentralConfig(database_url="")
+        no_db = args.cmd == "pki" or (args.cmd == "keys" and not (args.config or args.db))
+        cfg = CentralConfig(database_url="") if no_db else _config(args)
+        args.central_key_file = template_keys.key_path(
+            getattr(args, "key_file", None) or cfg.template_key_file
+        )
+        if args.cmd == "keys":
+            return _keys(args)
         if args.cmd == "run":
             return _run(cfg)
         if args.cmd == "pki":

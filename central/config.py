@@ -36,6 +36,9 @@ class CentralConfig:
     ping_retention_days: int = 30  # raw coordinates of location pings are then blanked
     dashboard_secret: bytes | None = None  # signs dashboard sessions; None: no dashboard
     dashboard_cookie_secure: bool = True  # HTTPS-only cookies (behind the TLS proxy)
+    # The central's X25519 template key (0600); None: central.templates.keys.DEFAULT_KEY_FILE.
+    template_key_file: str | None = None
+    template_resend_s: int = 60  # an unanswered install/delete goes out again after this
 
 
 _KEYS: dict[str, dict[str, type]] = {
@@ -57,6 +60,7 @@ _KEYS: dict[str, dict[str, type]] = {
     "log": {"level": str},
     "maintenance": {"fallback_after_min": int, "ping_retention_days": int},
     "dashboard": {"secret_file": str, "cookie_secure": bool},
+    "templates": {"key_file": str, "resend_after_s": int},
 }
 
 
@@ -128,6 +132,7 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         raise ConfigError(
             f"{source}: [log].level: must be DEBUG, INFO, WARNING or ERROR, got {level!r}"
         )
+    key_file, resend = _templates(source, values.get("templates", {}))
     tls = bool(mqtt.get("tls", False))
     return CentralConfig(
         database_url=url,
@@ -149,7 +154,20 @@ def load(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None)
         ping_retention_days=int(maintenance.get("ping_retention_days", 30)),  # type: ignore[call-overload]
         dashboard_secret=secret,
         dashboard_cookie_secure=bool(dash.get("cookie_secure", True)),
+        template_key_file=key_file,
+        template_resend_s=resend,
     )
+
+
+def _templates(source: Path, table: Mapping[str, object]) -> tuple[str | None, int]:
+    """``[templates]``: the key file (relative to the config's folder) and the resend delay."""
+    resend = table.get("resend_after_s", 60)
+    if not isinstance(resend, int) or resend < 1:
+        raise ConfigError(f"{source}: [templates].resend_after_s: must be >= 1, got {resend!r}")
+    key_file = table.get("key_file")
+    if not isinstance(key_file, str):
+        return None, resend
+    return str(source.parent / key_file), resend
 
 
 def _opt(value: object) -> str | None:

@@ -9,6 +9,7 @@
 * :mod:`~central.templates.diff`: the answer to an inventory (install, delete, upload, roster).
 * :mod:`~central.templates.dispatch`: the outbox sender in every collector process.
 * :mod:`~central.templates.report`: the listings behind ``hadir-central template list|status``.
+* :mod:`~central.templates.ops`: the ``template`` and ``keys`` commands (the CLI only writes rows).
 
 Everything but the dispatcher runs inside the caller's transaction; the collector acknowledges a
 message to the broker only after that transaction committed, as it does for punches.
