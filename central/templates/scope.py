@@ -106,11 +106,12 @@ def roster(conn: Connection, device_id: str) -> list[RosterEntry]:
     """The people a technician may enroll at this terminal, by number."""
     people = people_of_site(conn, device_site(conn, device_id))
     numbers = current_numbers(conn, people)
-    names = dict(
-        conn.execute(select(person.c.id, person.c.name).where(person.c.id.in_(sorted(numbers))))
-        .tuples()
-        .all()
-    )
+    names = {
+        int(pid): str(name)
+        for pid, name in conn.execute(
+            select(person.c.id, person.c.name).where(person.c.id.in_(sorted(numbers)))
+        )
+    }
     return sorted(
         (RosterEntry(numbers[pid], str(names[pid])) for pid in numbers), key=lambda e: e.number
     )
