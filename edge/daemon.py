@@ -1,4 +1,4 @@
-"""The edge daemon's wiring: config → store → sensor → feedback → publisher → jobs → punch loop.
+"""The edge daemon's wiring: config → store → sensor → feedback → publisher → sync → punch loop.
 
 No business rules live here: each piece does its one job and this module connects them, owns
 the signals and talks to systemd.
@@ -6,26 +6,32 @@ the signals and talks to systemd.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import sys
+from concurrent.futures import Future
 from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 import schedule
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
 from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig, redact
 from edge.feedback import Feedback, GpioPowerSwitch, TouchLine
+from edge.jobs import JobQueue
 from edge.notify import Notifier
 from edge.publisher import MqttSettings, Publisher
 from edge.punch import PunchLoop
 from edge.sensor import FingerprintSensor, SensorError, open_sensor
 from edge.store import DEVICE_ID, Store
-from wire import Status, validate_device_id
+from edge.sync import TemplateSync
+from wire import Command, CommandResult, Status, validate_device_id
+from wire.sealing import SealError, load_or_create_private_key, parse_public_key
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,30 @@ def pin_factory(name: str | None) -> Any:
         if entry.name == name:
             return entry.load()()
     raise DaemonError(f"[feedback].pin_factory: unknown gpiozero pin factory {name!r}")
+
+
+class Closable(Protocol):
+    """What the daemon needs of the admin socket server: start and close."""
+
+    def start(self) -> None:
+        """Listen."""
+
+    def close(self) -> None:
+        """Stop listening and remove the socket."""
+
+
+def _central_key(config: EdgeConfig) -> X25519PublicKey | None:
+    text = config.sync.central_key
+    if text is None:
+        log.warning(
+            "template sync off: [sync].central_key is not set; punching works, enrollment is "
+            "refused and nothing is installed from or reported to the central"
+        )
+        return None
+    try:
+        return parse_public_key(text, "[sync].central_key")
+    except SealError as exc:
+        raise DaemonError(str(exc)) from None
 
 
 class Health:
@@ -107,6 +137,13 @@ class Daemon:
             TouchLine(s.touch_pin, pin_factory=self._pins) if s.touch_pin is not None else None
         )
         self.health = Health()
+        try:
+            # Made on first start; it opens what the central installs here.
+            private_key = load_or_create_private_key(state / "template.key")
+        except (SealError, OSError) as exc:
+            raise DaemonError(f"template key: {exc}") from None
+        central_key = _central_key(config)
+        self.work = JobQueue()
         m = config.mqtt
         self.publisher = Publisher(
             self.device,
@@ -127,8 +164,20 @@ class Daemon:
             self.status,
             batch_size=m.batch_size,
             ack_timeout_s=m.ack_timeout_s,
-            on_connection=lambda up: self.feedback.set_offline(not up),
+            on_connection=self._on_connection,
+            on_command=self._on_command if central_key is not None else None,
+            reports=self.store.templates if central_key is not None else None,
         )
+        self.sync = TemplateSync(
+            self.sensor,
+            self.store,
+            clock=self.clock,
+            device=self.device,
+            central_key=central_key,
+            private_key=private_key,
+            output=self.publisher,
+        )
+        self.admin = self._admin_server()
         self.jobs = schedule.Scheduler()
         self.loop = PunchLoop(
             self.sensor,
@@ -155,6 +204,53 @@ class Daemon:
                 "use a new state_dir for a new device id"
             )
 
+    def _admin_server(self) -> Closable | None:
+        """The technician's socket, when this build has it and its directory exists."""
+        # Imported by name: edge/admin/server.py and service.py are built alongside this
+        # module, and a daemon without them must still punch.
+        try:
+            server = importlib.import_module("edge.admin.server")
+            service = importlib.import_module("edge.admin.service")
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("edge.admin.server", "edge.admin.service"):
+                raise
+            log.warning("admin socket not available in this build missing=%s", exc.name)
+            return None
+        admin = self.config.admin
+        if not admin.socket.parent.is_dir():
+            # systemd's RuntimeDirectory makes /run/hadir; elsewhere there is no socket.
+            log.warning(
+                "admin socket off: directory missing path=%s (create it, or set [admin].socket)",
+                admin.socket,
+            )
+            return None
+        book = service.AdminService(
+            self.sensor, self.sync, self.work.submit, self.feedback, self.notifier.watchdog
+        )
+        built: Closable = server.AdminServer(admin.socket, admin.group, book)
+        return built
+
+    def _on_connection(self, up: bool) -> None:
+        self.feedback.set_offline(not up)
+        if up:
+            # Every (re)connect: reconcile and tell the central what this terminal holds.
+            self.sync.request_sync()
+
+    def _on_command(self, command: Command) -> None:
+        """A command from the central (paho's thread): run it on the sensor thread."""
+        future = self.work.submit(lambda: self.sync.handle_command(command))
+
+        def done(f: Future[CommandResult]) -> None:
+            exc = f.exception()
+            result = (
+                CommandResult(command.id, False, f"internal error: {type(exc).__name__}")
+                if exc is not None
+                else f.result()
+            )
+            self.publisher.publish_result(result)
+
+        future.add_done_callback(done)
+
     def status(self) -> Status:
         """The heartbeat (hadir/v1/dev/{device}/status, retained)."""
         used, capacity = self.health.used, self.health.capacity
@@ -179,6 +275,7 @@ class Daemon:
         self.jobs.every(heartbeat).seconds.do(self.publisher.publish_status)
         self.jobs.every(probe).seconds.do(self.health.refresh, self.sensor)
         self.jobs.every(1).hours.do(self.prune)
+        self.jobs.every(1).hours.do(self.sync.request_sync)
         self.jobs.every(5).minutes.do(self.check_clock)
 
     def prune(self) -> None:
@@ -196,6 +293,9 @@ class Daemon:
     def _tick(self) -> None:
         self.notifier.watchdog()
         try:
+            # Between two presses, on the sensor thread: nothing races a punch for the module.
+            self.work.run_pending()
+            self.sync.tick()
             self.jobs.run_pending()
         except Exception:
             # A failing periodic job must not stop punching.
@@ -213,13 +313,26 @@ class Daemon:
             signal.signal(signal.SIGINT, on_signal)
         # Read the module first, so the first heartbeat already carries its counts.
         self.health.refresh(self.sensor)
+        # Reconcile at start-up (the first tick runs it, before the first press).
+        self.sync.request_sync()
         self.publisher.start()
         self.prune()
+        if self.admin is not None:
+            try:
+                self.admin.start()
+            except OSError as exc:
+                # The technician's socket is a convenience; punching must go on without it.
+                log.error(
+                    "admin socket not started path=%s error=%r", self.config.admin.socket, str(exc)
+                )
+                self.admin = None
         log.info(
-            "ready device=%s sensor=%s outbox_depth=%d",
+            "ready device=%s sensor=%s outbox_depth=%d sync=%s template_reports=%d",
             self.device,
             self.sensor.health().state.value,
             self.store.outbox.depth(),
+            "on" if self.sync.enabled else "off",
+            self.store.templates.report_count(),
         )
         self.notifier.ready(f"device {self.device}")
         try:
@@ -235,6 +348,8 @@ class Daemon:
 
     def close(self) -> None:
         """Release everything, in the reverse order of building it."""
+        if self.admin is not None:
+            self.admin.close()
         self.publisher.stop()
         self.sensor.close()
         if self.touch is not None:

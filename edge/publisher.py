@@ -9,24 +9,46 @@ reconnect; the central stores by ``(device, seq)``, so repeats are harmless.
 
 Several batches may be in flight at once (a window), so a backlog of thousands flushes at close
 to the broker's speed instead of one round trip per batch.
+
+Template sync rides on the same connection (docs/template-sync.md): commands from the central
+on ``.../cmd`` go to a callback (the daemon runs them on the sensor thread and hands the result
+back to :meth:`Publisher.publish_result`); the store's queued ``enrolled``/``deleted`` reports
+go out on ``.../templates`` (QoS 1) when queued and again after every connect, until the central
+confirms them (``template_received``, which drops them from the store); inventories go out as
+they are made. Punch delivery does not depend on any of it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.store import Outbox, Seq, StoredPunch, StoreError, UnknownSeq
-from wire import Ack, MessageError, Punch, PunchBatch, Status, decode_ack, encode, topics
+from edge.store import Outbox, PendingReport, Seq, StoredPunch, StoreError, UnknownSeq
+from wire import (
+    Ack,
+    Command,
+    CommandResult,
+    MessageError,
+    Punch,
+    PunchBatch,
+    Status,
+    decode_ack,
+    decode_command,
+    encode,
+    topics,
+)
+from wire.sync import Inventory
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +78,26 @@ def no_delay(client: mqtt.Client) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+_MAX_DETAIL = 1000  # CommandResult.detail's limit
+
+
+class ReportQueue(Protocol):
+    """The store's template reports waiting for the central (edge.store.Templates)."""
+
+    def pending_reports(self) -> Sequence[PendingReport]:
+        """Every report not yet confirmed, oldest first."""
+
+
+def _command_id(payload: bytes | bytearray) -> str | None:
+    """The id of a command that did not decode, when it has a usable one (to answer it)."""
+    try:
+        obj = json.loads(payload)
+        candidate = obj.get("id") if isinstance(obj, dict) else None
+        return CommandResult(candidate, False).id if isinstance(candidate, str) else None
+    except (ValueError, MessageError):
+        return None
+
+
 def _to_wire(p: StoredPunch) -> Punch:
     return Punch(
         seq=p.seq,
@@ -82,6 +124,9 @@ class Publisher:
         window: batches in flight before waiting for an acknowledgement.
         ack_timeout_s: how long to wait for the central before sending again.
         on_connection: called with True/False when the broker link comes and goes.
+        on_command: called on paho's thread with each command from the central; None: no
+            subscription to ``.../cmd`` (template sync off). It must return at once.
+        reports: the store's template report queue; None: no reports to send.
     """
 
     def __init__(
@@ -95,6 +140,8 @@ class Publisher:
         window: int = 8,
         ack_timeout_s: float = 10.0,
         on_connection: Callable[[bool], None] = lambda _: None,
+        on_command: Callable[[Command], None] | None = None,
+        reports: ReportQueue | None = None,
     ) -> None:
         self.device = device
         self.outbox = outbox
@@ -114,6 +161,12 @@ class Publisher:
         self._last_progress = time.monotonic()
         self.batches_sent = 0
         self.resends = 0
+        self._on_command = on_command
+        self._reports = reports
+        self._reports_due = threading.Event()
+        self._reports_fresh = threading.Event()  # a new connection: every report goes again
+        self._reports_sent: set[tuple[str, str, bytes]] = set()  # on this connection
+        self.reports_sent = 0
         self._client = self._make_client()
         self._thread = threading.Thread(target=self._run, name="publisher", daemon=True)
 
@@ -157,11 +210,15 @@ class Publisher:
             return
         no_delay(client)
         client.subscribe(topics.ack(self.device), qos=1)
+        if self._on_command is not None:
+            client.subscribe(topics.cmd(self.device), qos=1)
         with self._lock:
             # Whatever was in flight on the old connection may be lost: send it all again.
             self._acked = int(self.outbox.acked_upto())
             self._sent_upto = self._acked
             self._last_progress = time.monotonic()
+        self._reports_fresh.set()
+        self._reports_due.set()
         self._connected.set()
         log.info("mqtt connected host=%s port=%d", self.settings.host, self.settings.port)
         self.publish_status()
@@ -183,12 +240,78 @@ class Publisher:
             self._on_connection(False)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == topics.cmd(self.device):
+            self._command(msg.payload)
+            return
         try:
             ack = decode_ack(msg.payload)
         except MessageError as exc:
             log.error("bad ack ignored topic=%s error=%r", msg.topic, str(exc))
             return
         self.on_ack(ack)
+
+    def _command(self, payload: bytes | bytearray) -> None:
+        """Hand a command to the callback; answer one that does not decode, when possible."""
+        if self._on_command is None:
+            return
+        try:
+            command = decode_command(payload)
+        except MessageError as exc:
+            command_id = _command_id(payload)
+            log.error("bad command id=%s error=%r", command_id, str(exc)[:200])
+            if command_id is not None:
+                detail = f"bad command: {exc}"[:_MAX_DETAIL]
+                self.publish_result(CommandResult(command_id, False, detail))
+            return
+        log.info("command received id=%s action=%s", command.id, command.action.value)
+        try:
+            self._on_command(command)
+        except Exception:
+            # paho's network thread must survive a failing callback (acks ride on it).
+            log.exception("command not handed over id=%s", command.id)
+            self.publish_result(CommandResult(command.id, False, "terminal could not queue it"))
+
+    # -- template sync -----------------------------------------------------------------------
+
+    def reports_queued(self) -> None:
+        """New template reports wait in the store: send them soon (any thread)."""
+        self._reports_due.set()
+        self._wake.set()
+
+    def publish_result(self, result: CommandResult) -> None:
+        """Answer a command on ``.../cmd/result`` (QoS 1; lost while disconnected)."""
+        info = self._client.publish(topics.cmd_result(self.device), encode(result), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("command result not sent id=%s ok=%s rc=%s", result.id, result.ok, info.rc)
+
+    def publish_inventory(self, inventory: Inventory) -> None:
+        """Publish an inventory on ``.../templates``; dropped while disconnected.
+
+        Nothing is lost by dropping it: every connect makes and sends a fresh one.
+        """
+        if not self._connected.is_set():
+            return
+        self._client.publish(topics.templates(self.device), encode(inventory), qos=1)
+
+    def _send_reports(self) -> None:
+        if self._reports is None or not self._reports_due.is_set():
+            return
+        self._reports_due.clear()
+        if self._reports_fresh.is_set():
+            self._reports_fresh.clear()
+            self._reports_sent.clear()
+        for report in self._reports.pending_reports():
+            # The digest tells a report re-queued with a new payload (an upload) from one
+            # already sent on this connection.
+            key = (report.template_id, report.kind, hashlib.sha256(report.payload).digest())
+            if key in self._reports_sent:
+                continue
+            info = self._client.publish(topics.templates(self.device), report.payload, qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                return  # not connected after all; the next connect sends them all
+            self._reports_sent.add(key)
+            self.reports_sent += 1
+            log.info("template report sent template=%s kind=%s", report.template_id, report.kind)
 
     # -- the protocol ------------------------------------------------------------------------
 
@@ -289,6 +412,7 @@ class Publisher:
                 if not self._connected.is_set():
                     continue
                 self._send_some()
+                self._send_reports()
             except StoreError as exc:
                 log.error("outbox unreadable error=%r", str(exc))
             except Exception:
