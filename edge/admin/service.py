@@ -58,6 +58,8 @@ ProgressSink = Callable[[Progress], None]
 CancelCheck = Callable[[], bool]
 """True once the technician has gone away; called on the sensor thread, must not block."""
 
+_NIP_LENGTH: Final = 18
+_OLD_NIP: Final = 9
 WARN_AT: Final = 0.9
 """Share of the library used from which an enrollment warns (design: "at 90 %")."""
 
@@ -86,9 +88,11 @@ def canonical_number(text: str, local_pattern: str = DEFAULT_LOCAL_PATTERN) -> s
         InvalidIdentity: the number breaks wire.identity's rules (message in Bahasa + English).
     """
     digits = normalize(text)
-    if digits.isdigit():
-        # Only digits (spaces, dots, hyphens aside): a BKN number, checked in full; a short or
-        # 16-digit string gets parse_nip's length message, which says what a NIP should be.
+    # Digits only (spaces, dots, hyphens aside) and about 18 long: a BKN number, checked in
+    # full, so a digit too many or too few gets parse_nip's length message. 9 digits is an old
+    # NIP (parse_nip says it is a reference only). Other digit strings may be register numbers;
+    # parse_local refuses a 16-digit one as a NIK.
+    if digits.isdigit() and (abs(len(digits) - _NIP_LENGTH) <= 1 or len(digits) == _OLD_NIP):
         return parse_nip(text).number
     return parse_local(text, pattern=local_pattern)
 
