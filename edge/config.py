@@ -558,8 +558,6 @@ def _sync(t: _Table) -> SyncConfig:
 def _admin(t: _Table) -> AdminConfig:
     d = AdminConfig()
     socket = t.path("socket") or d.socket
-    if not socket.is_absolute():
-        raise t.bad("socket", "an absolute path such as /run/hadir/admin.sock", str(socket))
     group = t.text("group")
     if group is not None and not _GROUP.fullmatch(group):
         raise t.bad("group", "a Unix group name such as hadir-admin", group)

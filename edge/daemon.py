@@ -6,7 +6,6 @@ the signals and talks to systemd.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import sys
@@ -15,11 +14,13 @@ from datetime import timedelta
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 import schedule
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from edge.admin.server import AdminServer, AdminServerError
+from edge.admin.service import AdminService
 from edge.clock import Clock, SystemClock
 from edge.config import EdgeConfig, redact
 from edge.feedback import Feedback, GpioPowerSwitch, TouchLine
@@ -59,16 +60,6 @@ def pin_factory(name: str | None) -> Any:
         if entry.name == name:
             return entry.load()()
     raise DaemonError(f"[feedback].pin_factory: unknown gpiozero pin factory {name!r}")
-
-
-class Closable(Protocol):
-    """What the daemon needs of the admin socket server: start and close."""
-
-    def start(self) -> None:
-        """Listen."""
-
-    def close(self) -> None:
-        """Stop listening and remove the socket."""
 
 
 def _central_key(config: EdgeConfig) -> X25519PublicKey | None:
@@ -204,31 +195,26 @@ class Daemon:
                 "use a new state_dir for a new device id"
             )
 
-    def _admin_server(self) -> Closable | None:
-        """The technician's socket, when this build has it and its directory exists."""
-        # Imported by name: edge/admin/server.py and service.py are built alongside this
-        # module, and a daemon without them must still punch.
-        try:
-            server = importlib.import_module("edge.admin.server")
-            service = importlib.import_module("edge.admin.service")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("edge.admin.server", "edge.admin.service"):
-                raise
-            log.warning("admin socket not available in this build missing=%s", exc.name)
-            return None
+    def _admin_server(self) -> AdminServer | None:
+        """The technician's socket, when its directory exists (systemd's RuntimeDirectory)."""
         admin = self.config.admin
         if not admin.socket.parent.is_dir():
-            # systemd's RuntimeDirectory makes /run/hadir; elsewhere there is no socket.
+            # Not created here: /run/hadir belongs to systemd, and a bench or test run without
+            # it must still punch.
             log.warning(
                 "admin socket off: directory missing path=%s (create it, or set [admin].socket)",
                 admin.socket,
             )
             return None
-        book = service.AdminService(
-            self.sensor, self.sync, self.work.submit, self.feedback, self.notifier.watchdog
+        service = AdminService(
+            self.sensor,
+            self.sync,
+            self.work.submit,
+            self.feedback,
+            self.notifier.watchdog,
+            people=self.store.people,
         )
-        built: Closable = server.AdminServer(admin.socket, admin.group, book)
-        return built
+        return AdminServer(admin.socket, admin.group, service)
 
     def _on_connection(self, up: bool) -> None:
         self.feedback.set_offline(not up)
@@ -320,7 +306,7 @@ class Daemon:
         if self.admin is not None:
             try:
                 self.admin.start()
-            except OSError as exc:
+            except (AdminServerError, OSError) as exc:
                 # The technician's socket is a convenience; punching must go on without it.
                 log.error(
                     "admin socket not started path=%s error=%r", self.config.admin.socket, str(exc)
