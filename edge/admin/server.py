@@ -49,8 +49,12 @@ _SEND_TIMEOUT_S = 10
 _MAX_UNIX_PATH = 107  # sun_path is 108 bytes, NUL included
 
 
-class AdminServerError(Exception):
-    """The socket cannot be set up (path in use, unknown group, no permission)."""
+class AdminServerError(OSError):
+    """The socket cannot be set up (path in use, unknown group, no permission).
+
+    An OSError, so a daemon that treats a failing socket as "punch on without it" (it catches
+    OSError around :meth:`AdminServer.start`) also catches these.
+    """
 
 
 def login_of(uid: int) -> str:
