@@ -165,6 +165,7 @@ def test_edge_sync_install_punch_delete_and_bad_commands(
         first = central.next(Inventory)
         assert (first.have, first.used, first.capacity) == ((), 0, 1000)
         assert (tmp_path / "state" / "template.key").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "admin.sock").is_socket()  # the technician's socket is served
         terminal_key = parse_public_key(first.public_key)
         # Install alice's right index, sealed to this terminal.
         template_id = new_template_id()
