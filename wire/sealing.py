@@ -122,25 +122,39 @@ def parse_public_key(text: str, what: str = "public key") -> X25519PublicKey:
 def load_or_create_private_key(path: Path) -> X25519PrivateKey:
     """Read the private key in ``path`` (raw 32 bytes), creating it 0600 when absent.
 
+    A new key is written to a temporary file, synced and then linked into place, so a crash or a
+    power cut never leaves an empty key file behind (the next start would refuse it), and two
+    processes starting at once end up with the same key.
+
     Raises:
         SealError: The file exists but does not hold a key, or is readable by others.
     """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    else:
+    if not path.exists():
         key = X25519PrivateKey.generate()
         raw = key.private_bytes(
             serialization.Encoding.Raw,
             serialization.PrivateFormat.Raw,
             serialization.NoEncryption(),
         )
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        return key
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, path)  # fails if another process won the race: use its key
+            except FileExistsError:
+                pass
+            else:
+                dir_fd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+        finally:
+            tmp.unlink(missing_ok=True)
     if path.stat().st_mode & 0o077:
         raise SealError(
             f"{path}: a private key must not be readable by group or others (chmod 600)"
