@@ -353,6 +353,22 @@ def template_command(action: Action, template: str, command_id: str | None = Non
     return Command(id=command_id or new_template_id(), action=action, params={"template": template})
 
 
+def received_command(
+    template: str, kind: TemplateKind, command_id: str | None = None
+) -> Command:
+    """Build ``template_received``: the central stored this device's report of that kind.
+
+    Naming the kind matters when a finger is enrolled and deleted within one round trip: the
+    confirmation of the enrollment must not drop the deletion queued behind it.
+    """
+    _uuid(template, "params.template")
+    return Command(
+        id=command_id or new_template_id(),
+        action=Action.TEMPLATE_RECEIVED,
+        params={"template": template, "kind": TemplateKind(kind).value},
+    )
+
+
 def template_of(command: Command) -> str:
     """The ``template`` parameter of a command that names one template."""
     return _uuid(_param_str(command.params, "template"), "params.template")
@@ -419,6 +435,7 @@ __all__ = [
     "finger",
     "install_command",
     "new_template_id",
+    "received_command",
     "resync_command",
     "roster_command",
     "roster_of",

@@ -152,3 +152,12 @@ def test_roster_round_trip_and_bad_rows() -> None:
 def test_every_finger_has_a_bahasa_name() -> None:
     assert len(FINGERS) == 10
     assert all(name and name.isprintable() for name in FINGERS.values())
+
+
+def test_received_command_names_the_kind() -> None:
+    from wire.sync import TemplateKind, received_command
+
+    command = decode_command(encode(received_command(TID, TemplateKind.DELETED)))
+    assert command.action is Action.TEMPLATE_RECEIVED
+    assert template_of(command) == TID
+    assert command.params["kind"] == "deleted"
