@@ -262,6 +262,9 @@ class Daemon:
         self.jobs.every(probe).seconds.do(self.health.refresh, self.sensor)
         self.jobs.every(1).hours.do(self.prune)
         self.jobs.every(1).hours.do(self.sync.request_sync)
+        # Reports go out on every connect; this covers a collector that was away while the
+        # broker stayed up (no persistent session yet), without waiting for a reconnect.
+        self.jobs.every(5).minutes.do(self.publisher.reports_queued)
         self.jobs.every(5).minutes.do(self.check_clock)
 
     def prune(self) -> None:
@@ -280,7 +283,10 @@ class Daemon:
         self.notifier.watchdog()
         try:
             # Between two presses, on the sensor thread: nothing races a punch for the module.
-            self.work.run_pending()
+            if self.work.run_pending():
+                # An enrollment, install or delete changed the library: the next heartbeat
+                # must not report the old count for a whole probe period.
+                self.health.refresh(self.sensor)
             self.sync.tick()
             self.jobs.run_pending()
         except Exception:
