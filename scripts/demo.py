@@ -10,6 +10,7 @@ import contextlib
 import csv
 import json
 import logging
+import os
 import random
 import secrets
 import shutil
@@ -37,12 +38,10 @@ from central.devices import add_device
 from central.registry import find_person
 from central.schema import daily_status, device, person, person_number, punch
 from edge.prompts import say
-from edge.sensor import R307Sensor, Slot
-from edge.sensor.enrollment import Step, enroll
 from edge.sensor.sim.control import request
-from edge.store import Store
 
 DEVICE = "kupang-bkd-01"
+DEVICE_B = "kupang-bkd-02"  # a second terminal at the same office: it learns every finger
 ADMIN_TOKEN = "demo-admin-token-not-for-production"  # noqa: S105 - a throwaway demo token
 DASHBOARD_PASSWORD = "demo-dashboard-password"  # noqa: S105 - a throwaway demo login
 OFFICE = (-10.1632, 123.6017)  # the site's geofence centre
@@ -101,9 +100,7 @@ def main() -> int:
     db_url = f"sqlite:///{work / 'central.db'}"
     upgrade(db_url)
     engine = make_engine(db_url)
-    with engine.begin() as conn:
-        creds = add_device(conn, DEVICE, datetime.now(UTC), description="BKD Kota Kupang, lobby")
-    print(f"   central database {db_url}; terminal {creds.device} registered")
+    print(f"   central database {db_url}")
     api_port = free_port()
     (work / "admin-token").write_text(ADMIN_TOKEN)
     (work / "dashboard-secret").write_text(secrets.token_hex(32))
@@ -111,6 +108,7 @@ def main() -> int:
         f'[database]\nurl = "{db_url}"\n[mqtt]\nhost = "127.0.0.1"\nport = {port}\n'
         f'[api]\nhost = "127.0.0.1"\nport = {api_port}\nadmin_token_file = "admin-token"\n'
         '[dashboard]\nsecret_file = "dashboard-secret"\ncookie_secure = false\n'
+        f'[templates]\nkey_file = "{work / "template.key"}"\nresend_after_s = 5\n'
     )
     roster = work / "pegawai.csv"
     roster.write_text(
@@ -122,9 +120,10 @@ def main() -> int:
         ["unit", "add", "BKPPD", "BKPPD Kota Kupang"],
         ["site", "add", "BKPPD", "Kantor BKPPD", str(OFFICE[0]), str(OFFICE[1]), "--radius", "100"],
         ["import", str(roster), "--partial"],
+        ["keys", "init"],
     ):
         out = subprocess.run(
-            [PY, "-m", "central", "--db", db_url, *args],
+            [PY, "-m", "central", "--config", str(work / "central.toml"), *args],
             capture_output=True,
             text=True,
             check=False,
@@ -132,6 +131,15 @@ def main() -> int:
         print("   $ hadir-central " + " ".join(a if " " not in a else repr(a) for a in args[:3]))
         for line in (out.stdout + out.stderr).strip().splitlines():
             print(f"     {line}")
+    central_key = next(
+        line.split('"')[1] for line in out.stdout.splitlines() if line.startswith("central_key")
+    )
+    with engine.begin() as conn:
+        for dev, where in ((DEVICE, "lobby"), (DEVICE_B, "side entrance")):
+            add_device(
+                conn, dev, datetime.now(UTC), description=f"BKPPD, {where}", site_id="BKPPD-1"
+            )
+    print(f"   terminals {DEVICE} (lobby) and {DEVICE_B} (side entrance) registered at BKPPD-1")
     sim_dir = work / "sim"
     broker_cmd = [mosquitto, "-c", str(work / "mosquitto.conf")]
     with (
@@ -155,45 +163,67 @@ def main() -> int:
             ],
             work / "sim.log",
         ),
+        process(
+            [PY, "-m", "edge.sensor.sim", "--dir", str(work / "sim-b"), "run", "--seed", "2"],
+            work / "sim-b.log",
+        ),
     ):
         wait_for(lambda: listening(port), 10, "mosquitto")
         wait_for((sim_dir / "control.sock").exists, 10, "the simulator")
         sock, tty = str(sim_dir / "control.sock"), str(sim_dir / "ttyR307")
         print(f"== mosquitto on 127.0.0.1:{port}; simulated R307 on {tty} (datasheet timing)")
 
-        print("== enrollment (the technician's presses; the daemon is not running yet)")
-        sensor = R307Sensor(tty)
-        state = work / "edge-state"
-        state.mkdir()
-        with Store(state / "edge.db") as store:
-            for slot, (nip, (name, finger, _)) in enumerate(PEOPLE.items()):
-
-                def person(step: Step, finger: str = finger) -> None:
-                    if step in (Step.PLACE, Step.PLACE_AGAIN):
-                        request(sock, "place", finger=finger)
-                    elif step is Step.LIFT:
-                        request(sock, "lift")
-
-                score = enroll(sensor, Slot(slot), person, poll_s=0.05)
-                request(sock, "lift")
-                store.people.map(slot, nip, "right-index")
-                shown = f"{nip[:8]} {nip[8:14]} {nip[14]} {nip[15:]}"
-                print(f"   {name} ({shown}): slot {slot}, verified {score}")
-        sensor.close()
-
-        (work / "edge.toml").write_text(
-            f'[device]\nid = "{DEVICE}"\nstate_dir = "{state}"\n'
-            f'[sensor]\nport = "{tty}"\n[punch]\nrepeat_window_s = 5\n'
-            f'[feedback]\npin_factory = "mock"\n'
-            f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\ntls = false\nheartbeat_s = 2\n'
+        wait_for((work / "sim-b" / "control.sock").exists, 10, "the second simulator")
+        # The central is up before the terminals, as in an office morning: the collector's
+        # first session must exist before the terminals announce themselves.
+        wait_for(
+            lambda: "collector connected" in (work / "central.log").read_text(), 30, "the central"
         )
-        with process(
-            [PY, "-m", "edge", "run", "--config", str(work / "edge.toml")], work / "edge.log"
+        sock_b, tty_b = str(work / "sim-b" / "control.sock"), str(work / "sim-b" / "ttyR307")
+        admin_a, admin_b = work / "admin-a.sock", work / "admin-b.sock"
+        for name, dev, port_path, admin in (
+            ("edge", DEVICE, tty, admin_a),
+            ("edge-b", DEVICE_B, tty_b, admin_b),
         ):
-            wait_for(
-                lambda: "ready device=" in (work / "edge.log").read_text(), 20, "the edge daemon"
+            (work / f"{name}-state").mkdir()
+            (work / f"{name}.toml").write_text(
+                f'[device]\nid = "{dev}"\nstate_dir = "{work / f"{name}-state"}"\n'
+                f'[sensor]\nport = "{port_path}"\n[punch]\nrepeat_window_s = 5\n'
+                f'[feedback]\npin_factory = "mock"\n'
+                f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\ntls = false\nheartbeat_s = 2\n'
+                f'[sync]\ncentral_key = "{central_key}"\n[admin]\nsocket = "{admin}"\n'
             )
-            print("== the edge daemon is up (hadir-edge run); the morning begins")
+        with (
+            process(
+                [PY, "-m", "edge", "run", "--config", str(work / "edge.toml")], work / "edge.log"
+            ),
+            process(
+                [PY, "-m", "edge", "run", "--config", str(work / "edge-b.toml")],
+                work / "edge-b.log",
+            ),
+        ):
+            for name in ("edge", "edge-b"):
+                wait_for(
+                    lambda name=name: "ready device=" in (work / f"{name}.log").read_text(),
+                    20,
+                    f"the edge daemon ({name})",
+                )
+            print(f"== two terminals up (hadir-edge run): {DEVICE} and {DEVICE_B}")
+            wait_for(lambda: edge_info(admin_a).get("roster") == len(PEOPLE), 20, "the roster")
+            print(f"   the central sent {DEVICE} its roster: {len(PEOPLE)} people of BKPPD-1")
+            print(f"== enrollment at {DEVICE} (hadir-edge enroll NIP right-index: three presses)")
+            for nip, (name, finger, _) in PEOPLE.items():
+                code, lines = technician_enroll(admin_a, sock, nip, finger)
+                if code != 0:
+                    raise SystemExit("demo: enrollment failed:\n" + "\n".join(lines))
+                print(f"   {name}: {lines[-1].strip()}")
+            wait_for(
+                lambda: len(edge_list(admin_b)) == len(PEOPLE), 60, f"the fingers at {DEVICE_B}"
+            )
+            print(f"== {DEVICE_B} learnt them from the central (sealed to its key), untouched:")
+            for entry in edge_list(admin_b):
+                print(f"   slot {entry['slot']}: {entry['number']} {entry['finger']}")
+            print("== the morning begins")
             print("   (repeat window shortened to 5 s for the demo; 60 s in production)")
             presses = [
                 ("yohanes", "good", "Yohanes"),
@@ -209,8 +239,14 @@ def main() -> int:
                 request(sock, "lift")
                 time.sleep(0.4)
                 print(f"   {who:28s} -> {last_answer(work / 'edge.log')}")
+            request(sock_b, "place", finger="agus", quality="good")
+            time.sleep(1.3)
+            request(sock_b, "lift")
+            time.sleep(0.4)
+            answer = last_answer(work / "edge-b.log")
+            print(f"   {'Agus, at the side entrance':28s} -> {answer} (at {DEVICE_B})")
 
-            wait_for(lambda: count_punches(engine) >= 3, 20, "the punches at the central")
+            wait_for(lambda: count_punches(engine) >= 4, 20, "the punches at the central")
             print("== the broker is killed (SIGKILL); the terminal keeps punching into its outbox")
             broker.kill()
             broker.wait()
@@ -225,21 +261,35 @@ def main() -> int:
             )
             with process(broker_cmd, work / "mosquitto.log"):
                 print("== the broker is back; the terminal re-sends until the central acknowledges")
-                wait_for(lambda: count_punches(engine) >= 4, 60, "the buffered punch delivered")
+                wait_for(lambda: count_punches(engine) >= 5, 60, "the buffered punch delivered")
                 time.sleep(2.5)  # one heartbeat
             with engine.connect() as conn:
                 rows = conn.execute(
-                    select(punch.c.seq, punch.c.person, punch.c.at, punch.c.clock_synced).order_by(
-                        punch.c.seq
-                    )
+                    select(
+                        punch.c.device_id,
+                        punch.c.seq,
+                        punch.c.person,
+                        punch.c.at,
+                        punch.c.clock_synced,
+                    ).order_by(punch.c.at)
                 ).all()
                 dev = conn.execute(select(device).where(device.c.id == DEVICE)).mappings().one()
+            print("== the central's view of the templates (hadir-central template list):")
+            listing = subprocess.run(
+                [PY, "-m", "central", "--config", str(work / "central.toml"), "template", "list"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            for line in (listing.stdout + listing.stderr).strip().splitlines():
+                print(f"   {line}")
             android_demo(api_port)
         print("== at the central (punch table):")
         for r in rows:
             local = r.at.astimezone(WITA).strftime("%H:%M:%S WITA")
             print(
-                f"   seq {r.seq}  {PEOPLE[r.person][0]:14s} {local} (clock_synced={r.clock_synced})"
+                f"   {r.device_id} seq {r.seq}  {PEOPLE[r.person][0]:14s} {local} "
+                f"(clock_synced={r.clock_synced})"
             )
         print(
             f"== terminal {DEVICE}: acked_upto={dev['acked_upto']} sensor={dev['sensor']} "
@@ -257,6 +307,46 @@ def main() -> int:
             )
     print(f"   logs: {work}/*.log")
     return 0
+
+
+def technician_enroll(admin: Path, sim: str, nip: str, finger: str) -> tuple[int, list[str]]:
+    """`hadir-edge enroll` as a technician runs it; the person presses when the CLI says so."""
+    proc = subprocess.Popen(
+        [PY, "-m", "edge", "enroll", nip, "right-index", "--socket", str(admin)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    with proc.stdout:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Letakkan jari"):
+                request(sim, "place", finger=finger)
+            elif line.startswith("Angkat jari"):
+                request(sim, "lift")
+    request(sim, "lift")
+    return proc.wait(timeout=60), lines
+
+
+def edge_json(admin: Path, command: str) -> dict[str, Any]:
+    out = subprocess.run(
+        [PY, "-m", "edge", command, "--json", "--socket", str(admin)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return dict(json.loads(out.stdout)) if out.returncode == 0 else {}
+
+
+def edge_info(admin: Path) -> dict[str, Any]:
+    return edge_json(admin, "info")
+
+
+def edge_list(admin: Path) -> list[dict[str, Any]]:
+    return list(edge_json(admin, "list").get("entries", []))
 
 
 def today_and_recap(engine: Engine, work: Path) -> None:
