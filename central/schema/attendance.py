@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     PrimaryKeyConstraint,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from central.schema.base import UtcDateTime, metadata
@@ -134,6 +136,15 @@ daily_status = Table(
     Column("computed_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("person_id", "work_date", name="pk_daily_status"),
     CheckConstraint("status IN ('HADIR','TK','ABSEN','LIBUR','OFF','PENDING')", name="status"),
+    # The recap (migration 0006): one unit's month, and the TK days (year to date, runs).
+    Index("ix_daily_status_unit_date", "unit_id", "work_date"),
+    Index(
+        "ix_daily_status_tk",
+        "person_id",
+        "work_date",
+        sqlite_where=text("status = 'TK'"),
+        postgresql_where=text("status = 'TK'"),
+    ),
 )
 
 recap_run = Table(
