@@ -1,0 +1,284 @@
+"""The recap's SQL: one statement that turns a month of ``daily_status`` into LB.1's counts.
+
+The month's days are grouped once, by person, by the unit recorded with the day (NULL: the
+person's unit) and by the versions they were computed with, in a single pass (a hash
+aggregate on PostgreSQL). Joined to the result: ``person``, ``unit``, the number valid at the
+end of the month, the year's TK count and the longest run of consecutive TK working days,
+which are the person's across units. The few groups that share a person and unit (days with
+and without a unit, two rule-set versions in one month) are added up in Python.
+
+Day counts travel *packed*: a person has at most 31 days in a month (``daily_status`` has one
+row per person and day), so a count fits in 5 bits and six counts share one INTEGER sum,
+count ``i`` weighing ``32**i``. That turns about 30 aggregates per day row into 10, which is
+what the statement spends its time on; :func:`unpack` takes the counts apart again. The CASEs
+are written so that each day adds to each count at most once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    case,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
+
+from central.attendance.recap_model import (
+    CUTI_CODES,
+    DL_CODES,
+    IZIN_CODES,
+    RUN_LOOKBACK_DAYS,
+    SAKIT_CODES,
+    WITA,
+    Month,
+)
+from central.schema.attendance import daily_status
+from central.schema.registry import person, person_number, unit
+
+#: Bits per packed count: a count is at most 31 (days of a month).
+PACK_BITS = 5
+_PACK_MASK = (1 << PACK_BITS) - 1
+#: The packed sums and, in order, the counts each carries (at most 6: 30 bits, an INTEGER).
+PACKS: dict[str, tuple[str, ...]] = {
+    "p_sched": ("dl", "h", "izin", "sakit", "tk", "pending_sched"),
+    "p_cuti": tuple(f"c_{c}" for c in CUTI_CODES[:6]),
+    "p_flags": ("hk", "pending", "corrected", "forgot_in", "forgot_out", f"c_{CUTI_CODES[6]}"),
+    "p_tl": ("tl1", "tl2", "tl3", "tl4"),
+    "p_psw": ("psw1", "psw2", "psw3", "psw4"),
+}
+#: The plain sums, after the packs in the statement's columns.
+SUMS = ("tl_minutes", "psw_minutes", "outside_minutes", "ded_cents")
+#: The columns after the packs and sums.
+TAIL = ("name", "employment_type", "unit_code", "unit_name", "tk_ytd", "tk_run", "number")
+#: The statement's columns, in order: a person and unit, the versions of their days, ...
+COLUMNS = ("person_id", "day_unit", "ruleset_version", "calendar_version", *PACKS, *SUMS, *TAIL)
+
+
+def unpack(value: int, names: tuple[str, ...]) -> list[int]:
+    """The counts of one packed sum, in the order of ``names``."""
+    return [(value >> (PACK_BITS * i)) & _PACK_MASK for i in range(len(names))]
+
+
+def _first_of(whens: list[ColumnElement[bool]]) -> ColumnElement[int]:
+    # One count per condition, the first that holds (the conditions exclude each other).
+    return case(*[(w, 1 << (PACK_BITS * i)) for i, w in enumerate(whens)], else_=0)
+
+
+def _each_of(whens: list[ColumnElement[bool]]) -> ColumnElement[int]:
+    # One count per condition that holds (several may).
+    terms = [case((w, 1 << (PACK_BITS * i)), else_=0) for i, w in enumerate(whens)]
+    total: ColumnElement[int] = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+def _packs() -> dict[str, ColumnElement[int]]:
+    ds = daily_status
+    sched, st, code = ds.c.scheduled == true(), ds.c.status, ds.c.code
+    absent = and_(sched, st == "ABSEN")
+    return {
+        # A scheduled day is in one of these columns at most; DL/Tugas first, as "H" is
+        # HADIR without such a code (a NULL code is H).
+        "p_sched": case(
+            (
+                sched,
+                _first_of(
+                    [
+                        and_(st.in_(("HADIR", "ABSEN")), code.in_(DL_CODES)),
+                        st == "HADIR",
+                        and_(st == "ABSEN", code.in_(IZIN_CODES)),
+                        and_(st == "ABSEN", code.in_(SAKIT_CODES)),
+                        st == "TK",
+                        st == "PENDING",
+                    ]
+                ),
+            ),
+            else_=0,
+        ),
+        "p_cuti": case((absent, _first_of([code == c for c in CUTI_CODES[:6]])), else_=0),
+        "p_flags": _each_of(
+            [
+                sched,
+                st == "PENDING",
+                ds.c.corrected == true(),
+                ds.c.forgot_in == true(),
+                ds.c.forgot_out == true(),
+                and_(absent, code == CUTI_CODES[6]),
+            ]
+        ),
+        "p_tl": _first_of([ds.c.tl == f"TL{k}" for k in range(1, 5)]),
+        "p_psw": _first_of([ds.c.psw == f"PSW{k}" for k in range(1, 5)]),
+    }
+
+
+def month_filter(m: Month, unit_id: int | None, person_id: int | None) -> list[Any]:
+    """The WHERE of a month's days: of one unit (NULL unit: the person's) or one person."""
+    # The unit test is written without a join: a day names its unit, or (NULL) belongs to the
+    # unit of its person, looked up only for such days.
+    ds = daily_status
+    where: list[Any] = [ds.c.work_date >= m.start, ds.c.work_date < m.end]
+    if unit_id is not None:
+        members = select(person.c.id).where(person.c.unit_id == unit_id)
+        where.append(
+            or_(
+                ds.c.unit_id == unit_id,
+                and_(ds.c.unit_id.is_(None), ds.c.person_id.in_(members)),
+            )
+        )
+    if person_id is not None:
+        where.append(ds.c.person_id == person_id)
+    return where
+
+
+def recap_query(
+    m: Month, unit_id: int | None, person_id: int | None = None, *, dialect: str = ""
+) -> Select[Any]:
+    """The single SELECT of a month's recap; its columns are :data:`COLUMNS`.
+
+    A person and unit come back once per pair of rule-set and calendar versions in their
+    month, and twice when some of their days name the unit and others (NULL) leave it to the
+    person's: :func:`central.attendance.recap_rows.build_rows` adds those up. So the month's
+    versions need no statement of their own.
+
+    Args:
+        m: The month.
+        unit_id: One unit, or None for every unit.
+        person_id: Only this person.
+        dialect: ``postgresql`` sums the deductions as NUMERIC (exact there), anything else
+            rounds each day's to whole hundredths first (SQLite keeps them as floats).
+    """
+    ds, p = daily_status, person
+
+    if dialect == "postgresql":
+        cents: ColumnElement[Any] = func.sum(ds.c.deduction_pct)
+    else:
+        cents = func.sum(cast(func.round(ds.c.deduction_pct * 100), Integer))
+    keys = (ds.c.person_id, ds.c.unit_id, ds.c.ruleset_version, ds.c.calendar_version)
+    days = (
+        select(
+            *keys,
+            *[func.sum(expr).label(name) for name, expr in _packs().items()],
+            func.sum(ds.c.late_minutes).label("tl_minutes"),
+            func.sum(ds.c.early_minutes).label("psw_minutes"),
+            func.sum(ds.c.outside_minutes).label("outside_minutes"),
+            cents.label("ded_cents"),
+        )
+        .where(*month_filter(m, unit_id, person_id))
+        .group_by(*keys)
+        .subquery("days")
+    )
+    g = days.c
+    day_unit = func.coalesce(g.unit_id, p.c.unit_id)
+    sched, st = ds.c.scheduled == true(), ds.c.status
+    # The people of the recap, for the year-to-date and run subqueries (which read their days
+    # in every unit): joined as a CTE, which PostgreSQL hashes once, where an IN (subquery)
+    # became a nested loop per row.
+    only: list[Any] = [] if person_id is None else [ds.c.person_id == person_id]
+    scope: Any = ds
+    if person_id is None and unit_id is not None:
+        people = (
+            select(ds.c.person_id).distinct().where(*month_filter(m, unit_id, None)).cte("people")
+        )
+        scope = ds.join(people, people.c.person_id == ds.c.person_id)
+    jan1 = date(m.year, 1, 1)
+    ytd = (
+        select(ds.c.person_id, func.count().label("tk_ytd"))
+        .select_from(scope)
+        .where(st == "TK", sched, ds.c.work_date >= jan1, ds.c.work_date < m.end, *only)
+        .group_by(ds.c.person_id)
+        .subquery("ytd")
+    )
+    runs = _runs(m, scope, only)
+    pn = person_number
+    at = datetime.combine(m.end, datetime.min.time(), WITA).astimezone(UTC)
+    valid_at_end = and_(pn.c.valid_from < at, or_(pn.c.valid_to.is_(None), pn.c.valid_to >= at))
+    number = (
+        select(pn.c.number)
+        .where(pn.c.person_id == g.person_id, pn.c.kind != "LEGACY")
+        .order_by(case((valid_at_end, 0), else_=1), pn.c.valid_from.desc(), pn.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(
+        g.person_id,
+        day_unit.label("day_unit"),
+        g.ruleset_version,
+        g.calendar_version,
+        *[g[name] for name in (*PACKS, *SUMS[:3])],
+        (cast(g.ded_cents * 100, Integer) if dialect == "postgresql" else g.ded_cents).label(
+            "ded_cents"
+        ),
+        p.c.name,
+        p.c.employment_type,
+        unit.c.code.label("unit_code"),
+        unit.c.name.label("unit_name"),
+        func.coalesce(ytd.c.tk_ytd, 0).label("tk_ytd"),
+        func.coalesce(runs.c.tk_run, 0).label("tk_run"),
+        number.label("number"),
+    ).select_from(
+        days.join(p, p.c.id == g.person_id)
+        .outerjoin(unit, unit.c.id == day_unit)
+        .outerjoin(ytd, ytd.c.person_id == g.person_id)
+        .outerjoin(runs, runs.c.person_id == g.person_id)
+    )
+
+
+def _runs(m: Month, scope: Any, only: list[Any]) -> Any:
+    """Per person, the longest run of TK working days that reaches into the month.
+
+    Holidays and weekends (unscheduled days) do not break a run; any other scheduled day
+    does. Every TK day of one run has the same latest such breaking day before it (NULL when
+    there is none in the look-back): a correlated MAX, which both databases answer from the
+    primary key (person_id, work_date) backwards, for the TK days only.
+    """
+    ds = daily_status
+    brk = ds.alias("brk")
+    since = m.start - timedelta(days=RUN_LOOKBACK_DAYS)
+    broken = (
+        select(func.max(brk.c.work_date))
+        .where(brk.c.person_id == ds.c.person_id, brk.c.work_date < ds.c.work_date)
+        .where(brk.c.work_date >= since, brk.c.scheduled == true(), brk.c.status != "TK")
+        .scalar_subquery()
+    )
+    tk_days = (
+        select(ds.c.person_id, ds.c.work_date, broken.label("grp"))
+        .select_from(scope)
+        .where(ds.c.status == "TK", ds.c.scheduled == true())
+        .where(ds.c.work_date >= since, ds.c.work_date < m.end, *only)
+        .subquery("tk_days")
+    )
+    islands = (
+        select(
+            tk_days.c.person_id,
+            func.count().label("length"),
+            func.max(tk_days.c.work_date).label("last_day"),
+        )
+        .group_by(tk_days.c.person_id, tk_days.c.grp)
+        .subquery("islands")
+    )
+    return (
+        select(islands.c.person_id, func.max(islands.c.length).label("tk_run"))
+        .where(islands.c.last_day >= m.start)
+        .group_by(islands.c.person_id)
+        .subquery("runs")
+    )
+
+
+def versions_query(m: Month, unit_id: int | None) -> Select[Any]:
+    """The distinct (rule-set, calendar) version pairs of a month's days."""
+    ds = daily_status
+    return (
+        select(ds.c.ruleset_version, ds.c.calendar_version)
+        .where(*month_filter(m, unit_id, None))
+        .distinct()
+    )
