@@ -28,10 +28,13 @@
 #                           install FILE (the password `hadir-central device add` printed, on one
 #                           line) as /etc/hadir/mqtt-password, hadir:hadir 0600; a new edge.toml
 #                           points [mqtt].password_file at it
+#   --central-key KEY       [sync].central_key for a new edge.toml (the 44-character line that
+#                           `hadir-central keys show` or `device add` printed)
 #   --technician USER       add USER to hadir-admin (repeatable; never add them to hadir)
 #   -h, --help              this text
 #
-# --device-id, --broker, --ca-file and --mqtt-password-file change only a *new* edge.toml; an
+# --device-id, --broker, --ca-file, --mqtt-password-file and --central-key change only a *new*
+# edge.toml (which also gives the admin socket to group hadir-admin); an
 # existing one is left alone (edit it by hand, then: hadir-edge check-config --config ...).
 set -euo pipefail
 
@@ -51,6 +54,7 @@ DEVICE_ID=""
 BROKER=""
 CA_FILE=""
 PASSWORD_FILE=""
+CENTRAL_KEY=""
 TECHNICIANS=()
 REBOOT_NEEDED=0
 WORK=""
@@ -101,6 +105,7 @@ while [[ $# -gt 0 ]]; do
     --broker) need_value "$@"; BROKER=$2; shift ;;
     --ca-file) need_value "$@"; CA_FILE=$2; shift ;;
     --mqtt-password-file) need_value "$@"; PASSWORD_FILE=$2; shift ;;
+    --central-key) need_value "$@"; CENTRAL_KEY=$2; shift ;;
     --technician) need_value "$@"; TECHNICIANS+=("$2"); shift ;;
     -h | --help) usage; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
@@ -110,6 +115,9 @@ done
 
 if [[ -n $DEVICE_ID && ! $DEVICE_ID =~ ^[a-z0-9][a-z0-9-]{0,62}$ ]]; then
   die "--device-id $DEVICE_ID: 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
+fi
+if [[ -n $CENTRAL_KEY && ! $CENTRAL_KEY =~ ^[A-Za-z0-9+/]{43}=$ ]]; then
+  die "--central-key: the 44 characters of base64 that 'hadir-central keys show' prints"
 fi
 if [[ -n $BROKER && ! $BROKER =~ ^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$ ]]; then
   die "--broker $BROKER: a host name or an address"
@@ -244,10 +252,16 @@ else
   [[ -z $CA_FILE ]] || sed -i "s|^# ca_file = \"$ETC/ca.crt\"$|ca_file = \"$ETC/ca.crt\"|" "$new"
   [[ -z $PASSWORD_FILE ]] ||
     sed -i "s|^# password_file = \"$ETC/mqtt-password\"$|password_file = \"$ETC/mqtt-password\"|" "$new"
+  [[ -z $CENTRAL_KEY ]] ||
+    sed -i "s|^# central_key = \".*\"$|central_key = \"$CENTRAL_KEY\"|" "$new"
+  # Technicians enroll through the daemon's socket: give it to their group.
+  sed -i 's|^# group = "hadir-admin"$|group = "hadir-admin"|' "$new"
   put_file "$new" "$CONFIG" 0640 root hadir
   diff -u "$SRC/config.example.toml" "$new" | sed -n 's/^\([-+][^-+].*\)/    \1/p' || true
   [[ -n $DEVICE_ID ]] || warn "[device].id is still the example's; set it in $CONFIG"
   [[ -n $BROKER ]] || warn "[mqtt].host is still 'localhost'; set the broker's name in $CONFIG"
+  [[ -n $CENTRAL_KEY ]] ||
+    warn "[sync].central_key is not set: enrollment stays off until it is ('hadir-central keys show')"
 fi
 if ((!DRY_RUN)); then
   if runuser -u hadir -- "$VENV/bin/hadir-edge" check-config --config "$CONFIG"; then
