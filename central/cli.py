@@ -24,7 +24,7 @@ from central.ingest import missing_seqs
 from central.schema import dead_letter, device
 from central.templates import keys as template_keys
 from central.templates.ops import add_template_commands
-from wire.sealing import public_key_text
+from wire.sealing import SealError, public_key_text
 
 PROG = "hadir-central"
 log = logging.getLogger(__name__)
@@ -134,10 +134,16 @@ def _run(cfg: CentralConfig) -> int:
     )
     upgrade(cfg.database_url)
     # Created on first start when absent (and its public key logged); never logged itself.
-    central_key, _created = template_keys.create_or_load(
-        template_keys.key_path(cfg.template_key_file)
-    )
-    log.info("central template key public_key=%s", public_key_text(central_key))
+    key_file = template_keys.key_path(cfg.template_key_file)
+    central_key = None
+    try:
+        central_key, _created = template_keys.create_or_load(key_file)
+        log.info("central template key public_key=%s", public_key_text(central_key))
+    except (OSError, SealError) as exc:
+        # Punches must keep flowing: without the key only template sync stops (loudly).
+        log.error(
+            "template sync disabled: central key unusable path=%s error=%r", key_file, str(exc)
+        )
     engine = make_engine(cfg.database_url)
     collector = Collector(
         engine,

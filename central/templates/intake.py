@@ -33,7 +33,15 @@ from central.templates.store import (
 from wire import Action, CommandResult
 from wire.identity import mask
 from wire.sealing import SealError, open_sealed, unb64
-from wire.sync import Deleted, Enrolled, Inventory, TemplateMessage, template_command
+from wire.sync import (
+    Deleted,
+    Enrolled,
+    Inventory,
+    TemplateKind,
+    TemplateMessage,
+    received_command,
+    template_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +96,10 @@ def handle(
 
 def _received(conn: Connection, message: Enrolled | Deleted, now: datetime) -> None:
     # The terminal re-sends its report on every connect until this arrives.
+    # Naming the kind: confirming an enrollment must not drop a deletion queued behind it.
+    kind = TemplateKind.ENROLLED if isinstance(message, Enrolled) else TemplateKind.DELETED
     queue_command(
-        conn,
-        message.device,
-        template_command(Action.TEMPLATE_RECEIVED, message.id),
-        now,
-        template_id=message.id,
+        conn, message.device, received_command(message.id, kind), now, template_id=message.id
     )
 
 
