@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Set
 from datetime import datetime
 from typing import Protocol
 
@@ -104,6 +105,10 @@ class SyncBook:
         self.public_key = public_key_text(private_key)
         self.output: SyncOutput = output or NoOutput()
         self._sync_due = threading.Event()
+        # The library size is fixed per module; read once and again at each reconcile (a
+        # replaced module is noticed there), not once per install: installing a site's 1,000
+        # templates would spend a ReadSysPara on each (bench/README.md, "Template install").
+        self._library_size: int | None = None
 
     @property
     def enabled(self) -> bool:
@@ -112,16 +117,27 @@ class SyncBook:
 
     # -- TemplateBook ------------------------------------------------------------------------
 
+    def library_size(self) -> int:
+        """The module's library capacity (cached; re-read at every reconcile)."""
+        if self._library_size is None:
+            self._library_size = self.sensor.info().capacity
+        return self._library_size
+
     def capacity(self) -> tuple[int, int]:
         """``(used, capacity)`` of the module's library, read from the module."""
         # The index table, not TempleteNum: the count is advisory on some firmwares.
-        return len(self.sensor.used_slots()), self.sensor.info().capacity
+        return len(self.sensor.used_slots()), self.library_size()
 
-    def free_slot(self) -> int | None:
-        """The lowest slot free in the module's index and in the slot map; None when full."""
-        capacity = self.sensor.info().capacity
-        taken = set(self.sensor.used_slots()) | {t.slot for t in self.store.templates.all()}
-        return next((slot for slot in range(capacity) if slot not in taken), None)
+    def free_slot(self, in_module: Set[int] | None = None) -> int | None:
+        """The lowest slot free in the module's index and in the slot map; None when full.
+
+        Args:
+            in_module: The module's occupied slots when the caller has just read them (an
+                install does), so the index table is not read twice.
+        """
+        used = self.sensor.used_slots() if in_module is None else in_module
+        taken = set(used) | self.store.people.used_slots()
+        return next((slot for slot in range(self.library_size()) if slot not in taken), None)
 
     def roster_entry(self, number: str) -> RosterEntry | None:
         """The person with this number in the roster copy, or None."""
@@ -255,6 +271,7 @@ class SyncBook:
             SensorError, StoreError: the module or the store failed part-way; what was done
                 stays done, and the next pass finishes.
         """
+        self._library_size = None
         in_module = self.sensor.used_slots()
         mapped = self.store.templates.all()
         for held in mapped:
@@ -279,7 +296,7 @@ class SyncBook:
                 detail="module slot no mapping explains; cleared",
             )
             log.warning("reconcile cleared orphan slot=%d", slot)
-        capacity = self.sensor.info().capacity
+        capacity = self.library_size()
         used = len(self.sensor.used_slots())
         have = tuple(
             sorted(

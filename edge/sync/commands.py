@@ -91,7 +91,7 @@ class TemplateSync(SyncBook):
             )
         box = unb64(install.sealed, "params.sealed")
         template = open_sealed(box, self.private_key, install.template)
-        slot = self.free_slot()
+        slot = self.free_slot(in_module)
         if slot is None:
             used, capacity = self.capacity()
             self.store.audit.record(
