@@ -224,6 +224,13 @@ fallback_after_min = 10
 # KUPANG-CONFIRM, docs/production.md "Retention").
 ping_retention_days = 30
 
+[templates]
+# The central's template key (X25519, 0600): opens the fingerprint templates terminals upload.
+# Create it once with 'hadir-central keys init'; back it up offline, apart from the database.
+key_file = "/var/lib/hadir-central/template.key"
+# Seconds before an unanswered template install or delete is sent again (doubling to 1 hour).
+resend_after_s = 60
+
 [log]
 level = "INFO"
 EOF
