@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.api.auth import ApiError, ErrorBody
+from central.api.auth import ApiError, BindingCache, ErrorBody
 from central.api.auth import router as auth_router
 from central.api.checkins import router as checkins_router
 from central.api.operator import router as operator_router
@@ -63,6 +63,7 @@ class AppState:
     engine: Engine
     settings: ApiSettings
     now: Callable[[], datetime]
+    bindings: BindingCache = field(default_factory=BindingCache)
 
 
 class Health(BaseModel):

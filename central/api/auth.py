@@ -17,6 +17,8 @@ import hmac
 import logging
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, cast
@@ -26,6 +28,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from central import registry
 from central.api.policy import DEVICE_MISMATCH
@@ -144,6 +147,113 @@ def identify_device(
         log.warning("device auth refused: unknown, revoked or inactive")
         raise _unauthorized()
     return DeviceAuth(row.person_id, row.device_id, x_device_id)
+
+
+class BindingCache:
+    """Tokens recently seen bound, so that the check-in route can skip a look-up before its body.
+
+    This cache never lets anyone in: :func:`central.api.checkins.post_checkin` reads the binding
+    again inside the transaction that stores the check-in, and answers 401 (storing nothing) when
+    it is gone. What the cache decides is only the order of the checks for a token it holds:
+    FastAPI runs a route's dependencies before it validates the body, so a token not held here
+    is looked up at once and an unknown one gets its 401 before any complaint about the body, as
+    before; a token revoked less than ``ttl_s`` ago, by another process (another worker, the
+    CLI's deactivation of a person), can get the body's 422 instead. Binding in this process
+    forgets the person's tokens at once.
+
+    Entries are ``sha256(token) -> (person_id, bound device id, expiry)``; at most ``max_entries``,
+    the oldest dropped first.
+    """
+
+    def __init__(self, ttl_s: float = 300.0, max_entries: int = 100_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[int, str, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token_sha256: str) -> tuple[int, str] | None:
+        """The person and bound device of a token seen bound within ``ttl_s``, else ``None``."""
+        entry = self._entries.get(token_sha256)
+        if entry is None:
+            return None
+        if entry[2] < time.monotonic():
+            self.forget(token_sha256)
+            return None
+        return entry[0], entry[1]
+
+    def put(self, token_sha256: str, person_id: int, device_id: str) -> None:
+        """Remember a binding just read from the database."""
+        with self._lock:
+            self._entries.pop(token_sha256, None)
+            while len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]
+            self._entries[token_sha256] = (person_id, device_id, time.monotonic() + self.ttl_s)
+
+    def forget(self, token_sha256: str) -> None:
+        """Drop one token (found revoked)."""
+        with self._lock:
+            self._entries.pop(token_sha256, None)
+
+    def forget_person(self, person_id: int) -> None:
+        """Drop every token of ``person_id`` (a new binding revoked them)."""
+        with self._lock:
+            for key in [k for k, v in self._entries.items() if v[0] == person_id]:
+                del self._entries[key]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinCaller:
+    """The check-in route's caller before the binding is confirmed in its transaction.
+
+    Attributes:
+        token_sha256: The stored form of the bearer token.
+        person_id: The person it was bound to when last read.
+        claimed_device_id: What the caller sent in ``X-Device-Id``.
+    """
+
+    token_sha256: str
+    person_id: int
+    claimed_device_id: str
+
+
+def _read_binding(request: Request, token_sha256: str) -> tuple[int, str] | None:
+    with state(request).engine.connect() as conn:
+        row = conn.execute(_BINDING, {"token_sha256": token_sha256}).first()
+    return None if row is None or not row.active else (row.person_id, row.device_id)
+
+
+async def identify_checkin_caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(device_bearer)],
+    x_device_id: Annotated[str | None, Header(alias="X-Device-Id")] = None,
+) -> CheckinCaller:
+    """:func:`identify_device` for the check-in route, through the :class:`BindingCache`.
+
+    Same checks and the same 401 as :func:`identify_device`, but a token the cache holds costs
+    no database round trip (nor a thread hop) here: the route confirms it in its own
+    transaction, see :class:`BindingCache`.
+
+    Raises:
+        ApiError: 401 ``unauthorized`` for a missing, unknown or revoked token, a missing device
+            id, or a person who is no longer active.
+    """
+    if credentials is None or x_device_id is None or not _DEVICE_ID.fullmatch(x_device_id):
+        raise _unauthorized()
+    token_sha256 = hash_token(credentials.credentials)
+    cache = state(request).bindings
+    found = cache.get(token_sha256)
+    if found is None:
+        found = await run_in_threadpool(_read_binding, request, token_sha256)
+        if found is None:
+            log.warning("device auth refused: unknown, revoked or inactive")
+            raise _unauthorized()
+        cache.put(token_sha256, *found)
+    return CheckinCaller(token_sha256, found[0], x_device_id)
+
+
+def unauthorized() -> ApiError:
+    """The 401 for an unknown, revoked or inactive caller."""
+    return _unauthorized()
 
 
 def require_device(auth: Annotated[DeviceAuth, Depends(identify_device)]) -> DeviceAuth:
@@ -281,6 +391,7 @@ def bind_device(request: Request, body: BindRequest) -> BindResponse:
         raise ApiError(
             409, "conflict", "Coba lagi (Concurrent binding of the same person; try again)"
         ) from exc
+    st.bindings.forget_person(person_id)
     log.info("device bound person_id=%d revoked_previous=%d", person_id, revoked)
     if others:
         log.warning("device shared person_id=%d other_people=%d", person_id, others)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from types import SimpleNamespace
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import anyio
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
@@ -22,23 +26,28 @@ from sqlalchemy import (
     Connection,
     Integer,
     Row,
+    Select,
     bindparam,
     insert,
     literal_column,
     select,
+    true,
     union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
 
 from central import registry
 from central.api.auth import (
     ApiError,
+    CheckinCaller,
     DeviceAuth,
     ErrorBody,
-    identify_device,
+    identify_checkin_caller,
     require_device,
     state,
+    unauthorized,
 )
 from central.api.policy import (
     DEVICE_MISMATCH,
@@ -57,8 +66,11 @@ from central.api.policy import (
     window_utc,
     within,
 )
-from central.schema.checkin import checkin, location_ping
+from central.schema.checkin import checkin, location_ping, mobile_device
 from central.schema.registry import person, person_site, site, unit
+
+if TYPE_CHECKING:
+    from central.api.app import AppState
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +178,10 @@ def _sites_query() -> CompoundSelect[Any]:
 _SITES = _sites_query()
 
 
-def person_sites(conn: Connection, person_id: int) -> list[SiteFence]:
-    """The active sites where ``person_id`` may check in, with their unit's channel policy."""
-    rows = sorted(conn.execute(_SITES, {"person_id": person_id}), key=lambda r: (r.src, r.id))
-    chosen = [r for r in rows if r.src == 1 and r.active] or [r for r in rows if r.src == 2]
+def _fences(rows: Iterable[Row[Any]]) -> list[SiteFence]:
+    """Rows of :func:`_sites_query` (``src`` null: none) -> the sites that apply, by id."""
+    ordered = sorted((r for r in rows if r.src is not None), key=lambda r: (r.src, r.id))
+    chosen = [r for r in ordered if r.src == 1 and r.active] or [r for r in ordered if r.src == 2]
     return [
         SiteFence(
             site_id=r.id,
@@ -183,6 +195,38 @@ def person_sites(conn: Connection, person_id: int) -> list[SiteFence]:
         )
         for r in chosen
     ]
+
+
+def person_sites(conn: Connection, person_id: int) -> list[SiteFence]:
+    """The active sites where ``person_id`` may check in, with their unit's channel policy."""
+    return _fences(conn.execute(_SITES, {"person_id": person_id}))
+
+
+def _caller_and_sites_query() -> Select[Any]:
+    """The caller's active binding (one row per site; none: no such binding) and their sites.
+
+    The binding is read again here, in the check-in's own transaction, whatever the
+    :class:`central.api.auth.BindingCache` said: a token revoked or a person deactivated by the
+    time of this statement gets a 401 and stores nothing, as with a look-up of its own.
+    """
+    binding = (
+        select(
+            mobile_device.c.device_id.label("bound_device_id"),
+            person.c.active.label("person_active"),
+        )
+        .join(person, person.c.id == mobile_device.c.person_id)
+        .where(
+            mobile_device.c.token_sha256 == bindparam("token_sha256"),
+            mobile_device.c.revoked_at.is_(None),
+            mobile_device.c.person_id == bindparam("person_id", type_=Integer),
+        )
+        .subquery("b")
+    )
+    sites = _sites_query().subquery("s")
+    return select(binding, sites).select_from(binding.outerjoin(sites, true()))
+
+
+_CALLER_SITES = _caller_and_sites_query()
 
 
 def work_windows(
@@ -290,15 +334,47 @@ router = APIRouter(tags=["android"])
         422: {"model": CheckinRefusal, "description": "Refused by an integrity check"},
     },
 )
-def post_checkin(
-    request: Request, body: CheckinRequest, auth: Annotated[DeviceAuth, Depends(identify_device)]
+async def post_checkin(
+    request: Request,
+    body: CheckinRequest,
+    caller: Annotated[CheckinCaller, Depends(identify_checkin_caller)],
 ) -> JSONResponse:
     """Check in (or out) from the bound phone; every attempt is stored with its verdict."""
     st = state(request)
+    # All of the database work in one thread hop, one connection and one transaction. The
+    # limiter keeps the threads doing it within the engine's pool: more threads than pooled
+    # connections made the pool open and close overflow connections all the time (issue 4).
+    return await anyio.to_thread.run_sync(partial(_checkin, st, body, caller), limiter=_limiter(st))
+
+
+_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("hadir_checkin_limiter")
+
+
+def _limiter(st: AppState) -> anyio.CapacityLimiter:
+    """The event loop's limiter of check-in threads: the engine's pool size (else anyio's 40)."""
+    try:
+        return _LIMITER.get()
+    except LookupError:
+        pool = st.engine.pool
+        limiter = anyio.CapacityLimiter(max(2, pool.size()) if isinstance(pool, QueuePool) else 40)
+        _LIMITER.set(limiter)
+        return limiter
+
+
+def _checkin(st: AppState, body: CheckinRequest, caller: CheckinCaller) -> JSONResponse:
     policy = st.settings.policy
     ref = None if body.client_ref is None else str(body.client_ref)
     try:
         with st.engine.begin() as conn:
+            rows = conn.execute(
+                _CALLER_SITES,
+                {"token_sha256": caller.token_sha256, "person_id": caller.person_id},
+            ).all()
+            if not rows or not rows[0].person_active:
+                st.bindings.forget(caller.token_sha256)
+                log.warning("device auth refused: unknown, revoked or inactive")
+                raise unauthorized()
+            auth = DeviceAuth(caller.person_id, rows[0].bound_device_id, caller.claimed_device_id)
             if ref is not None and (earlier := _stored(conn, auth.person_id, ref)) is not None:
                 return earlier
             server_time = st.now()
@@ -307,7 +383,7 @@ def post_checkin(
                 mock=body.mock_location,
                 client_time=body.client_time,
                 server_time=server_time,
-                sites=person_sites(conn, auth.person_id),
+                sites=_fences(rows),
                 settings=policy,
             )
             if not auth.device_matches:
@@ -327,7 +403,7 @@ def post_checkin(
         if ref is None:
             raise
         with st.engine.connect() as conn:
-            earlier = _stored(conn, auth.person_id, ref)
+            earlier = _stored(conn, caller.person_id, ref)
         if earlier is None:
             raise
         return earlier
