@@ -15,7 +15,8 @@
 #     API's operator token (/etc/hadir/central-admin-token), random, when absent (same mode);
 #   * /var/lib/hadir-central (the SQLite database until PostgreSQL is configured);
 #   * hadir-central.service, installed and enabled;
-#   * at the end: "hadir-central db upgrade" as hadir-central, then a restart if it was running.
+#   * at the end: "hadir-central db upgrade" and "keys init" (the template key, kept if present) as
+#     hadir-central, then a restart if it was running.
 #
 # Options:
 #   --dry-run        print what would be done; change nothing (no root needed)
@@ -349,6 +350,10 @@ say "Database schema"
 # umask 0027 as in the unit, so a new SQLite file is not world-readable.
 (umask 0027 && run runuser -u "$USER_NAME" -- "$VENV/bin/hadir-central" --config "$CONFIG" db upgrade) ||
   die "db upgrade failed (above). Is [database].url in $CONFIG right and the database reachable?"
+say "Template key"
+# Idempotent: an existing key is kept. Its public half goes into every terminal's [sync].
+(umask 0077 && run runuser -u "$USER_NAME" -- "$VENV/bin/hadir-central" --config "$CONFIG" keys init) ||
+  die "keys init failed (above): is [templates].key_file in $CONFIG in a folder $USER_NAME may write?"
 if systemd_running && systemctl is-active --quiet hadir-central.service; then
   run systemctl restart hadir-central.service # the new code
 elif systemd_running || ((DRY_RUN)); then
@@ -358,5 +363,7 @@ fi
 say "Next"
 note "Operator commands run as the service user, so SQLite files stay its own:"
 note "  sudo -u $USER_NAME hadir-central --config $CONFIG device add <id> --site <site>"
+note "  (it prints the terminal's [sync] central_key line; install-edge.sh --central-key takes it)"
+note "Back up the template key offline, apart from the database: [templates].key_file"
 note "Enrolling terminals, certificates, backups, retention, UU 27/2022: docs/production.md"
 if ((DRY_RUN)); then echo; echo "$PROG: dry run finished; nothing was changed."; fi
