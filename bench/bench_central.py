@@ -32,11 +32,12 @@ reachable server the PostgreSQL rows are left out.
    flatters the baseline.
 2. **Two collectors, one shared subscription**: as 1, with two collector processes (client ids
    ``...-c1``/``-c2``, one share group) on the same broker and the same database.
-3. **Check-in API**: ``uvicorn`` (h11, asyncio; what ``pip install uvicorn`` brings, as in
-   ``pyproject.toml``) serving :func:`central.api.create_app` in a separate process with 1 and
-   then 2 workers, logging at INFO to a file like ``hadir-central run`` (one line per check-in);
-   ``PERSONS`` people of one unit, its one site a 100 m geofence, each bound through
-   ``POST /v1/devices/bind``. A load generator in another process (asyncio, raw HTTP/1.1
+3. **Check-in API**: ``uvicorn`` (httptools and uvloop when installed, as ``uvicorn[standard]``
+   in ``pyproject.toml`` brings; ``--http h11 --loop asyncio`` for plain uvicorn) serving
+   :func:`central.api.create_app` in a separate process with 1 and then 2 workers
+   (``--api-workers``), logging at INFO to a file like ``hadir-central run`` (one line per
+   check-in); ``PERSONS`` people of one unit, its one site a 100 m geofence, each bound
+   through ``POST /v1/devices/bind``. A load generator in another process (asyncio, raw HTTP/1.1
    keep-alive, ``--conns`` connections, closed loop) posts valid check-ins (20 m from the
    site's centre, accuracy 12 m, client time = now) round-robin over the people, only to
    127.0.0.1. A warm-up (``WARMUP_S``) is not counted; then at most 15,000 requests or 12 s
@@ -57,6 +58,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import multiprocessing as mp
@@ -606,7 +608,7 @@ def api_app() -> Any:
     return create_app(make_engine(os.environ["HADIR_BENCH_DB"]), ApiSettings(admin_token=ADMIN))
 
 
-def serve(url: str, port: int, workers: int) -> None:
+def serve(url: str, port: int, workers: int, http: str, loop: str) -> None:
     import uvicorn
 
     os.environ["HADIR_BENCH_DB"] = url
@@ -617,7 +619,18 @@ def serve(url: str, port: int, workers: int) -> None:
         port=port,
         workers=workers,
         log_level="warning",
+        http=http,
+        loop=loop,
     )
+
+
+def uvicorn_stack(http: str, loop: str) -> str:
+    """What uvicorn's "auto" picks here: httptools and uvloop when installed (uvicorn[standard])."""
+    if http == "auto":
+        http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    if loop == "auto":
+        loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{http}, {loop}"
 
 
 def seed_registry(url: str, persons: int) -> list[int]:
@@ -649,7 +662,7 @@ def seed_registry(url: str, persons: int) -> list[int]:
 class Server:
     """``python bench/bench_central.py --serve``: uvicorn in its own process (group)."""
 
-    def __init__(self, url: str, workers: int, log: Path) -> None:
+    def __init__(self, url: str, workers: int, log: Path, http: str, loop: str) -> None:
         self.port = free_port()
         self.workers = workers
         self.logf = log.open("ab")
@@ -663,6 +676,10 @@ class Server:
                 str(self.port),
                 "--workers",
                 str(workers),
+                "--http",
+                http,
+                "--loop",
+                loop,
             ],
             stdout=self.logf,
             stderr=self.logf,
@@ -929,11 +946,13 @@ def run_api(
     workers: int,
     conns: int,
     sizes: Sizes,
+    http: str,
+    loop: str,
 ) -> tuple[ApiResult, list[tuple[str, str]]]:
     from central.db import make_engine
     from central.schema.checkin import checkin
 
-    server = Server(url, workers, folder / f"api-{db}-{workers}.log")
+    server = Server(url, workers, folder / f"api-{db}-{workers}.log", http, loop)
     try:
         if creds is None:
             creds = bind_all(server.port, person_ids)
@@ -1030,6 +1049,15 @@ def main() -> int:
         "--pg", default=os.environ.get("HADIR_TEST_POSTGRES_URL", DEFAULT_PG), help="admin URL"
     )
     parser.add_argument("--conns", type=int, default=64, help="API load connections")
+    parser.add_argument(
+        "--http", default="auto", choices=("auto", "h11", "httptools"), help="uvicorn's HTTP"
+    )
+    parser.add_argument(
+        "--loop", default="auto", choices=("auto", "asyncio", "uvloop"), help="uvicorn's loop"
+    )
+    parser.add_argument(
+        "--api-workers", default="1,2", help="uvicorn worker counts to run, e.g. 1,2,3"
+    )
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
@@ -1037,7 +1065,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, args.workers)
+        serve(args.serve, args.port, args.workers, args.http, args.loop)
         return 0
 
     sizes = QUICK if args.quick else FULL
@@ -1069,7 +1097,8 @@ def main() -> int:
         if not args.skip_ingest:
             ingest(folder, dbs, pg, sizes)
         if not args.skip_api:
-            api(folder, dbs, pg, sizes, args.conns)
+            workers = [int(w) for w in args.api_workers.split(",")]
+            api(folder, dbs, pg, sizes, args.conns, workers, args.http, args.loop)
         print(f"Run took {time.monotonic() - started:.0f} s.")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -1155,19 +1184,31 @@ def ingest(folder: Path, dbs: list[str], pg: str | None, sizes: Sizes) -> None:
     sys.stdout.flush()
 
 
-def api(folder: Path, dbs: list[str], pg: str | None, sizes: Sizes, conns: int) -> None:
+def api(
+    folder: Path,
+    dbs: list[str],
+    pg: str | None,
+    sizes: Sizes,
+    conns: int,
+    worker_counts: list[int],
+    http: str,
+    loop: str,
+) -> None:
     results: list[ApiResult] = []
     for db in dbs:
         with fresh_db(db, folder, pg) as url:
             persons = seed_registry(url, PERSONS)
             creds = None
-            for workers in (1, 2):
-                res, creds = run_api(db, url, folder, creds, persons, workers, conns, sizes)
+            for workers in worker_counts:
+                res, creds = run_api(
+                    db, url, folder, creds, persons, workers, conns, sizes, http, loop
+                )
                 results.append(res)
     print("## 3. Check-in API\n")
     print(
-        f"uvicorn (h11, asyncio), {PERSONS} bound people, {conns} keep-alive connections, closed "
-        f"loop, {WARMUP_S:.0f} s warm-up not counted. CPU: seconds over the measured window "
+        f"uvicorn ({uvicorn_stack(http, loop)}), {PERSONS} bound people, {conns} keep-alive "
+        f"connections, closed loop, {WARMUP_S:.0f} s warm-up not counted. CPU: seconds over the "
+        "measured window "
         "(server = the uvicorn process tree; PG backends = those serving this database, a "
         "backend that exits meanwhile is lost; machine = both cores, 100 % = all busy). Accepted "
         "rows and PG sessions opened count the warm-up too.\n"

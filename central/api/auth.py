@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, cast
 
+import anyio
+from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.pool import QueuePool
 
 from central import registry
 from central.api.policy import DEVICE_MISMATCH
@@ -216,6 +218,25 @@ class CheckinCaller:
     claimed_device_id: str
 
 
+_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("hadir_checkin_limiter")
+
+
+def db_limiter(st: AppState) -> anyio.CapacityLimiter:
+    """The event loop's limiter of threads doing the check-in route's database work.
+
+    As many as the engine's pool holds (anyio's 40 for a pool that is not a ``QueuePool``): with
+    more threads than pooled connections, the pool opened and closed overflow connections all the
+    time under load (issue 4).
+    """
+    try:
+        return _LIMITER.get()
+    except LookupError:
+        pool = st.engine.pool
+        limiter = anyio.CapacityLimiter(max(2, pool.size()) if isinstance(pool, QueuePool) else 40)
+        _LIMITER.set(limiter)
+        return limiter
+
+
 def _read_binding(request: Request, token_sha256: str) -> tuple[int, str] | None:
     with state(request).engine.connect() as conn:
         row = conn.execute(_BINDING, {"token_sha256": token_sha256}).first()
@@ -243,7 +264,9 @@ async def identify_checkin_caller(
     cache = state(request).bindings
     found = cache.get(token_sha256)
     if found is None:
-        found = await run_in_threadpool(_read_binding, request, token_sha256)
+        found = await anyio.to_thread.run_sync(
+            _read_binding, request, token_sha256, limiter=db_limiter(state(request))
+        )
         if found is None:
             log.warning("device auth refused: unknown, revoked or inactive")
             raise _unauthorized()

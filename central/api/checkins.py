@@ -17,7 +17,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
-from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
@@ -36,7 +35,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.pool import QueuePool
 
 from central import registry
 from central.api.auth import (
@@ -44,6 +42,7 @@ from central.api.auth import (
     CheckinCaller,
     DeviceAuth,
     ErrorBody,
+    db_limiter,
     identify_checkin_caller,
     require_device,
     state,
@@ -344,21 +343,9 @@ async def post_checkin(
     # All of the database work in one thread hop, one connection and one transaction. The
     # limiter keeps the threads doing it within the engine's pool: more threads than pooled
     # connections made the pool open and close overflow connections all the time (issue 4).
-    return await anyio.to_thread.run_sync(partial(_checkin, st, body, caller), limiter=_limiter(st))
-
-
-_LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("hadir_checkin_limiter")
-
-
-def _limiter(st: AppState) -> anyio.CapacityLimiter:
-    """The event loop's limiter of check-in threads: the engine's pool size (else anyio's 40)."""
-    try:
-        return _LIMITER.get()
-    except LookupError:
-        pool = st.engine.pool
-        limiter = anyio.CapacityLimiter(max(2, pool.size()) if isinstance(pool, QueuePool) else 40)
-        _LIMITER.set(limiter)
-        return limiter
+    return await anyio.to_thread.run_sync(
+        partial(_checkin, st, body, caller), limiter=db_limiter(st)
+    )
 
 
 def _checkin(st: AppState, body: CheckinRequest, caller: CheckinCaller) -> JSONResponse:
