@@ -34,12 +34,18 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Connection, Engine, Row, and_, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from central.schema import device_command, device_key, device_template, template
+from central.schema import device, device_command, device_key, device_template, template
 from central.templates import keys, scope
-from central.templates.store import PENDING, State, audit
+from central.templates.store import PENDING, State, audit, queue_command
 from wire import Action, Command, encode, topics
 from wire.sealing import SealError, b64, open_sealed, seal
-from wire.sync import Install, install_command, new_template_id, template_command
+from wire.sync import (
+    Install,
+    install_command,
+    new_template_id,
+    resync_command,
+    template_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -279,13 +285,48 @@ class Dispatcher:
         """Run a pass now (a transaction just queued work)."""
         self._wake.set()
 
+    def ask_unannounced(self) -> int:
+        """Queue a ``resync`` for every registered terminal whose key the central lacks.
+
+        A terminal announces itself (inventory, key) when it connects. On a deployment's very
+        first start the collector may subscribe after the terminals did, and the broker keeps
+        nothing for a session that did not exist yet; without this, those terminals would wait
+        for their hourly inventory before anything is installed on them.
+
+        Returns:
+            How many were queued (a terminal with a resync still unsent gets no second one).
+        """
+        now = self.utc_now()
+        with self.engine.begin() as conn:
+            waiting = select(device_command.c.device_id).where(
+                device_command.c.action == Action.RESYNC.value, device_command.c.sent_at.is_(None)
+            )
+            quiet = (
+                conn.execute(
+                    select(device.c.id)
+                    .outerjoin(device_key, device_key.c.device_id == device.c.id)
+                    .where(device_key.c.device_id.is_(None), device.c.id.not_in(waiting))
+                )
+                .scalars()
+                .all()
+            )
+            for dev in quiet:
+                queue_command(conn, str(dev), resync_command(), now)
+        if quiet:
+            log.info("resync asked of terminals without a key count=%d", len(quiet))
+        return len(quiet)
+
     def _loop(self) -> None:
+        asked = False
         while not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
             if self._stop.is_set() or not self.ready():
                 continue
             try:
+                if not asked:
+                    self.ask_unannounced()
+                    asked = True
                 self.run_once()
             except Exception:
                 # The next pass retries; the collector must not lose its dispatcher.

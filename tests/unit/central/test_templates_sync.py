@@ -200,3 +200,27 @@ def test_deletes_need_no_key_and_installs_without_a_number_fail(
 def test_backoff_grows_to_an_hour() -> None:
     assert [backoff_s(60, n) for n in (1, 2, 3)] == [60, 120, 240]
     assert backoff_s(60, 30) == 3600
+
+
+def test_dispatcher_asks_terminals_without_a_key_for_an_inventory(
+    setup: tuple[Engine, World],
+) -> None:
+    # First start: the terminals' announcements may have gone out before the collector's
+    # session existed. Those the central has no key of are asked again, once.
+    engine, w = setup
+    with engine.begin() as conn:
+        apply_inventory(conn, inventory(w, "a"), T0)  # a is known; b, c, d are not
+    out = Wire()
+    d = Dispatcher(engine, w.central, out, utc_now=lambda: T0)
+    assert d.ask_unannounced() == 3
+    assert d.ask_unannounced() == 0  # still unsent: not queued twice
+    d.run_once()
+    asked = {
+        dev
+        for dev in ("a", "b", "c", "d")
+        if any(
+            c.action is Action.RESYNC
+            for c in out.to(dev)  # type: ignore[attr-defined]
+        )
+    }
+    assert asked == {"b", "c", "d"}
