@@ -121,9 +121,6 @@ class WireModel:
     def _ack(self, extra: int = 0) -> int:
         return packet(1 + extra)
 
-    def _sys_para(self) -> Exchange:
-        return Exchange("ReadSysPara (pyfingerprint)", packet(1), self._ack(16), self.command_s)
-
     def _up_char(self, name: str) -> Exchange:
         data = data_packets(self.template_size, self.packet_size)
         return Exchange(name, packet(2), self._ack() + data, self.command_s)
@@ -144,18 +141,16 @@ class WireModel:
         ]
 
     def driver_phases(self) -> dict[str, list[Exchange]]:
-        """What ``R307Sensor.write_template`` really sends, phase by phase (pyfingerprint 1.5)."""
+        """What ``R307Sensor.write_template`` really sends, phase by phase.
+
+        Since the driver sends DownChar itself and reads the parameter block once per open,
+        that is exactly the limit with verification: no ReadSysPara before each call and no
+        read-back of the buffer before Store (the earlier driver sent 701 B more per template;
+        bench/README.md keeps that run's figures).
+        """
         down, store = self.install()
         load, up = self.verification()
-        return {
-            "upload": [
-                self._sys_para(),
-                down,
-                self._up_char("UpChar check (pyfingerprint)"),
-            ],
-            "store": [self._sys_para(), store],
-            "verify": [self._sys_para(), load, up],
-        }
+        return {"upload": [down], "store": [store], "verify": [load, up]}
 
 
 def wire_bytes(exchanges: list[Exchange]) -> int:
@@ -597,9 +592,9 @@ def phase_table(run: Run, model: WireModel) -> list[str]:
         "verify": run.phases["read_template"],
     }
     what = {
-        "upload": "ReadSysPara, DownChar + 4 data packets, UpChar check",
-        "store": "ReadSysPara, Store (flash write)",
-        "verify": "ReadSysPara, LoadChar, UpChar",
+        "upload": "DownChar + 4 data packets",
+        "store": "Store (flash write)",
+        "verify": "LoadChar, UpChar",
     }
     rows = [
         "| phase | exchanges | measured ms | sim floor ms | of which module busy ms "
