@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Self
+from typing import Any, Final, Self
 
 from wire.errors import MessageError
 from wire.messages import (
@@ -102,6 +102,36 @@ class TemplateKind(StrEnum):
     INVENTORY = "inventory"
 
 
+_REPORT_KEYS: Final = ("device", "id", "person", "finger", "by", "at")
+"""The fields every report of a template change carries, in wire order."""
+
+
+def _check_report(report: Enrolled | Deleted) -> None:
+    validate_device_id(report.device)
+    _uuid(report.id, "id")
+    _text(report.person, "person", 32)
+    finger(report.finger)
+    _text(report.by, "by")
+    object.__setattr__(report, "at", _utc(report.at, "at"))
+
+
+def _report_json(report: Enrolled | Deleted, kind: TemplateKind) -> dict[str, object]:
+    fields: dict[str, object] = {key: getattr(report, key) for key in _REPORT_KEYS}
+    fields["at"] = _to_wire_time(report.at)
+    return {"kind": kind.value, **fields}
+
+
+def _report_fields(obj: Mapping[str, object]) -> dict[str, Any]:
+    return {
+        "device": validate_device_id(_get(obj, "device", str)),
+        "id": _get(obj, "id", str),
+        "person": _get(obj, "person", str),
+        "finger": _get(obj, "finger", str),
+        "by": _get(obj, "by", str),
+        "at": _time(_get(obj, "at", str), "at"),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Enrolled:
     """A finger enrolled on ``device``; ``sealed`` is the template sealed to the central.
@@ -125,42 +155,23 @@ class Enrolled:
     at: datetime
 
     def __post_init__(self) -> None:
-        validate_device_id(self.device)
-        _uuid(self.id, "id")
-        _text(self.person, "person", 32)
-        finger(self.finger)
+        _check_report(self)
         _sealed(self.sealed, "sealed")
-        _text(self.by, "by")
-        object.__setattr__(self, "at", _utc(self.at, "at"))
 
     def _to_json(self) -> dict[str, object]:
-        return {
-            "kind": TemplateKind.ENROLLED.value,
-            "device": self.device,
-            "id": self.id,
-            "person": self.person,
-            "finger": self.finger,
-            "sealed": self.sealed,
-            "by": self.by,
-            "at": _to_wire_time(self.at),
-        }
+        return {**_report_json(self, TemplateKind.ENROLLED), "sealed": self.sealed}
 
     @classmethod
     def _from_json(cls, obj: Mapping[str, object]) -> Self:
-        return cls(
-            device=validate_device_id(_get(obj, "device", str)),
-            id=_get(obj, "id", str),
-            person=_get(obj, "person", str),
-            finger=_get(obj, "finger", str),
-            sealed=_sealed(obj.get("sealed"), "sealed"),
-            by=_get(obj, "by", str),
-            at=_time(_get(obj, "at", str), "at"),
-        )
+        return cls(sealed=_sealed(obj.get("sealed"), "sealed"), **_report_fields(obj))
 
 
 @dataclass(frozen=True, slots=True)
 class Deleted:
-    """A finger deleted on ``device`` by a technician; the central deletes it everywhere."""
+    """A finger deleted on ``device`` by a technician; the central deletes it everywhere.
+
+    Attributes: as :class:`Enrolled`, without the template.
+    """
 
     device: DeviceId
     id: str
@@ -170,34 +181,14 @@ class Deleted:
     at: datetime
 
     def __post_init__(self) -> None:
-        validate_device_id(self.device)
-        _uuid(self.id, "id")
-        _text(self.person, "person", 32)
-        finger(self.finger)
-        _text(self.by, "by")
-        object.__setattr__(self, "at", _utc(self.at, "at"))
+        _check_report(self)
 
     def _to_json(self) -> dict[str, object]:
-        return {
-            "kind": TemplateKind.DELETED.value,
-            "device": self.device,
-            "id": self.id,
-            "person": self.person,
-            "finger": self.finger,
-            "by": self.by,
-            "at": _to_wire_time(self.at),
-        }
+        return _report_json(self, TemplateKind.DELETED)
 
     @classmethod
     def _from_json(cls, obj: Mapping[str, object]) -> Self:
-        return cls(
-            device=validate_device_id(_get(obj, "device", str)),
-            id=_get(obj, "id", str),
-            person=_get(obj, "person", str),
-            finger=_get(obj, "finger", str),
-            by=_get(obj, "by", str),
-            at=_time(_get(obj, "at", str), "at"),
-        )
+        return cls(**_report_fields(obj))
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,9 +344,7 @@ def template_command(action: Action, template: str, command_id: str | None = Non
     return Command(id=command_id or new_template_id(), action=action, params={"template": template})
 
 
-def received_command(
-    template: str, kind: TemplateKind, command_id: str | None = None
-) -> Command:
+def received_command(template: str, kind: TemplateKind, command_id: str | None = None) -> Command:
     """Build ``template_received``: the central stored this device's report of that kind.
 
     Naming the kind matters when a finger is enrolled and deleted within one round trip: the
