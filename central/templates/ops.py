@@ -145,5 +145,6 @@ def template_command(args: argparse.Namespace, engine: Engine) -> int:
             continue
         states = " ".join(f"{d}:{s}" for d, s in t.states.items()) or "-"
         gone = " DELETED" if t.deleted else ""
-        print(f"{t.id} {t.person:6s} {t.finger:13s} from {t.source}{gone}  {states}")
+        who = f"{t.name} ({t.person})"
+        print(f"{t.id} {who:30s} {t.finger:13s} from {t.source}{gone}  {states}")
     return 0

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from central.schema import device, device_key, device_template, template
+from central.schema import device, device_key, device_template, person, template
 from central.templates import scope
 from central.templates.store import State
 from wire.identity import mask
@@ -22,6 +22,7 @@ class TemplateLine:
 
     id: str
     person: str  # masked
+    name: str
     finger: str
     source: str
     enrolled_at: datetime
@@ -59,6 +60,15 @@ def list_templates(
         )
     rows = conn.execute(q).all()
     numbers = scope.current_numbers(conn, [int(r.person_id) for r in rows])
+    # The masked number alone is ambiguous (two NIPs often end alike); operators know names.
+    names = {
+        int(pid): str(name)
+        for pid, name in conn.execute(
+            select(person.c.id, person.c.name).where(
+                person.c.id.in_(sorted({int(r.person_id) for r in rows}))
+            )
+        )
+    }
     states: dict[str, dict[str, str]] = {}
     ids = [str(r.id) for r in rows]
     for i in range(0, len(ids), 500):
@@ -72,6 +82,7 @@ def list_templates(
         TemplateLine(
             id=str(r.id),
             person=mask(numbers.get(int(r.person_id), "")),
+            name=names.get(int(r.person_id), ""),
             finger=r.finger,
             source=r.source_device,
             enrolled_at=r.enrolled_at,

@@ -171,3 +171,17 @@ def test_dead_letter_payload_of_a_template_report_holds_no_box() -> None:
     assert msg.sealed not in kept.decode()
     assert json.loads(kept)["sealed"].startswith("<removed")
     assert intake.redacted(b"\x00not json" + msg.sealed.encode()) == b""
+
+
+def test_template_list_names_the_person_and_masks_the_number(
+    world: tuple[Connection, World],
+) -> None:
+    from central.templates.report import list_templates
+
+    conn, w = world
+    msg = enrolled(w)
+    intake.handle(conn, msg, w.central, T0)
+    (line,) = list_templates(conn)
+    assert (line.id, line.name, line.finger, line.source) == (msg.id, "Ani", "right-index", "a")
+    assert line.person.endswith(ANI[-3:]) and ANI not in line.person
+    assert line.states == {"a": "installed", "b": "installing", "c": "installing"}
