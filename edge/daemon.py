@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 from concurrent.futures import Future
 from datetime import timedelta
 from importlib import metadata
@@ -135,6 +136,8 @@ class Daemon:
             raise DaemonError(f"template key: {exc}") from None
         central_key = _central_key(config)
         self.work = JobQueue()
+        self._commands_waiting: set[str] = set()
+        self._commands_lock = threading.Lock()
         m = config.mqtt
         self.publisher = Publisher(
             self.device,
@@ -224,7 +227,20 @@ class Daemon:
 
     def _on_command(self, command: Command) -> None:
         """A command from the central (paho's thread): run it on the sensor thread."""
-        future = self.work.submit(lambda: self.sync.handle_command(command))
+        with self._commands_lock:
+            # The central re-sends what it has no answer for, with the same id; while a fresh
+            # terminal works through a site's templates the copies would queue up behind the
+            # originals. One waiting copy is enough: its answer answers them all.
+            if command.id in self._commands_waiting:
+                return
+            self._commands_waiting.add(command.id)
+
+        def run() -> CommandResult:
+            with self._commands_lock:
+                self._commands_waiting.discard(command.id)
+            return self.sync.handle_command(command)
+
+        future = self.work.submit(run)
 
         def done(f: Future[CommandResult]) -> None:
             exc = f.exception()
@@ -283,7 +299,9 @@ class Daemon:
         self.notifier.watchdog()
         try:
             # Between two presses, on the sensor thread: nothing races a punch for the module.
-            if self.work.run_pending():
+            # About a second of queued work per pass, then a scan for a finger and a watchdog
+            # ping: a long install queue slows punching down but never stops it.
+            if self.work.run_pending(budget_s=1.0):
                 # An enrollment, install or delete changed the library: the next heartbeat
                 # must not report the old count for a whole probe period.
                 self.health.refresh(self.sensor)
