@@ -140,6 +140,14 @@ class Feedback:
             lit_s=2 * t.retry_blink_s * t.retry_blinks,
         )
 
+    def captured(self) -> None:
+        """An enrollment press was taken, lift the finger: one short beep, no LED.
+
+        No LED on purpose: green means "stored", and nothing is stored until the last press;
+        the beep is the cue a person at the glass needs to lift.
+        """
+        self._answer(None, lambda _led: None, beeps=1, lit_s=0.0)
+
     def idle(self) -> None:
         """End any answer now (LED back to its state, buzzer silent); the states stay."""
         with self._lock:

@@ -309,6 +309,8 @@ class AdminService:
             self._show(lambda fb: fb.poor_image())
         elif step in (Step.PLACE, Step.PLACE_AGAIN):
             self._show(lambda fb: fb.idle())
+        elif step is Step.LIFT:
+            self._show(lambda fb: fb.captured())
         progress(Progress(step.value, say(step.value)))
 
     def _refuse_duplicate(

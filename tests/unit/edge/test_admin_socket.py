@@ -250,6 +250,9 @@ def test_admin_enroll_end_to_end_streams_prompts_and_records(terminal: Terminal)
     # Waiting for the presses pinged the watchdog; green now means "stored".
     assert terminal.pings > 0
     assert terminal.pins.pin(GREEN).state
+    # Each "lift" was a beep at the glass (two after presses, one after "done" with the green).
+    beeps = sum(1 for st in terminal.pins.pin(18).states[1:] if st.state)
+    assert beeps >= 3
 
 
 def test_admin_enroll_log_masks_the_number(

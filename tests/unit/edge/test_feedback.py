@@ -81,6 +81,18 @@ def test_feedback_unknown_finger_red_and_two_beeps(fb: Feedback, factory: MockFa
     assert pulses(factory.pin(GREEN)) == 0
 
 
+def test_feedback_captured_beeps_once_and_lights_nothing(
+    fb: Feedback, factory: MockFactory
+) -> None:
+    buzzer = factory.pin(BUZZER)
+    fb.set_offline(True)
+    fb.captured()
+    wait_for(lambda: pulses(buzzer) == 1 and not buzzer.state)
+    assert pulses(factory.pin(GREEN)) == 0  # green means "stored": not yet
+    assert pulses(factory.pin(RED)) == 0
+    wait_for(lambda: pulses(factory.pin(AMBER)) >= 2)  # the offline state blinks on through it
+
+
 def test_feedback_poor_image_blinks_amber_and_beeps_once(
     fb: Feedback, factory: MockFactory
 ) -> None:
