@@ -31,7 +31,7 @@ import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from central.ingest import UnknownDevice, record_dead_letter, record_status, store_batches
 from central.templates import intake
@@ -104,6 +104,15 @@ class _Parsed:
     device: str | None = None
     # Template reports may carry a sealed box: their dead letters keep a redacted payload.
     redact: bool = False
+
+
+class _Poison(Exception):
+    """A template message the intake failed on: set aside so the punches with it are stored."""
+
+    def __init__(self, parsed: _Parsed, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}")
+        self.parsed = parsed
+        self.cause = cause
 
 
 class Collector:
@@ -264,14 +273,34 @@ class Collector:
 
     def _store(self, group: list[mqtt.MQTTMessage]) -> None:
         parsed = [self._parse(m) for m in group]
-        for attempt in range(5):
+        attempt = 0
+        while attempt < 5:
             try:
                 acks, queued = self._transaction(parsed)
                 break
+            except _Poison as poison:
+                # The whole transaction rolled back. A unique-key clash is most likely another
+                # collector storing a resent copy at the same moment: the first retry finds its
+                # row and is idempotent. Anything else is set aside as a dead letter, so one
+                # message this code cannot take never holds back the punches that came with it.
+                p, cause = poison.parsed, poison.cause
+                if isinstance(cause, IntegrityError) and attempt == 0:
+                    attempt += 1
+                    continue
+                log.error(
+                    "template message set aside topic=%s error=%s",
+                    p.msg.topic,
+                    type(cause).__name__,
+                    exc_info=cause,
+                )
+                p.template = p.result = None
+                p.redact = True
+                p.error = f"internal error while storing it ({type(cause).__name__}); set aside"
             except SQLAlchemyError as exc:
                 self.counters.db_failures += 1
                 log.error("database write failed attempt=%d error=%r", attempt + 1, str(exc)[:300])
                 time.sleep(min(0.2 * 2**attempt, 5))
+                attempt += 1
         else:
             # Not stored: do not ack. Reconnecting makes the broker send them again; the
             # devices would also re-send on their ack timeout.
@@ -347,13 +376,23 @@ class Collector:
         return acks, queued
 
     def _template_work(self, conn: Connection, p: _Parsed, now: datetime) -> intake.Outcome | None:
-        """Store a template report or a command result, inside the group's transaction."""
-        if p.template is not None and self.central_key is not None:
-            self.counters.template_messages += 1
-            return intake.handle(conn, p.template, self.central_key, now)
-        if p.result is not None and p.device is not None:
-            self.counters.command_results += 1
-            return intake.result(conn, p.device, p.result, now)
+        """Store a template report or a command result, inside the group's transaction.
+
+        Raises:
+            _Poison: the intake failed on this message for any reason but the database being
+                unreachable (which retries the whole group, as for punches).
+        """
+        try:
+            if p.template is not None and self.central_key is not None:
+                self.counters.template_messages += 1
+                return intake.handle(conn, p.template, self.central_key, now)
+            if p.result is not None and p.device is not None:
+                self.counters.command_results += 1
+                return intake.result(conn, p.device, p.result, now)
+        except OperationalError:
+            raise
+        except Exception as exc:
+            raise _Poison(p, exc) from exc
         return None
 
     def _unknown(self, conn: Connection, batch: PunchBatch, now: datetime) -> None:

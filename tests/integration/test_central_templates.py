@@ -150,3 +150,51 @@ def test_malformed_and_refused_reports_are_dead_letters_without_the_box(
         assert collector.counters.template_messages >= 1
     finally:
         a.close()
+
+
+def test_a_template_message_the_intake_fails_on_does_not_hold_back_punches(
+    city: tuple[Engine, World, Collector], broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug in the template intake (simulated: it raises for one report) must cost that one
+    # message a dead letter. Before, the writer failed the message's whole group, reconnected,
+    # got it redelivered and failed again, forever, holding back every punch in that group.
+    from datetime import UTC, datetime
+
+    from central.templates import intake
+    from tests.integration.central_fixture import punches
+    from wire import Punch, PunchBatch
+
+    engine, w, _collector = city
+    poison = enrolled(w, "a")
+    real = intake.handle
+
+    def handle(conn: object, message: object, key: object, now: object) -> object:
+        if getattr(message, "id", None) == poison.id:
+            raise KeyError("a bug")
+        return real(conn, message, key, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(intake, "handle", handle)
+    a = Terminal(broker.port, "a")
+    try:
+        a.send(poison)
+        batch = PunchBatch(
+            "a",  # type: ignore[arg-type]
+            (Punch(1, str(uuid.uuid4()), ANI, 0, 90, datetime.now(UTC), True, "b", 1),),
+        )
+        a.client.publish(topics.punches("a"), encode(batch), qos=1).wait_for_publish(5)
+        wait_until(lambda: [p[0] for p in punches(engine, "a")] == [1], 10, "the punch stored")
+        with engine.connect() as conn:
+            letters = conn.execute(
+                select(dead_letter.c.reason, dead_letter.c.payload).where(
+                    dead_letter.c.topic == topics.templates("a")
+                )
+            ).all()
+        assert len(letters) == 1
+        assert "KeyError" in letters[0].reason and "set aside" in letters[0].reason
+        assert poison.sealed.encode() not in bytes(letters[0].payload)
+        # The collector lives on: the next report is taken normally.
+        again = enrolled(w, "a", finger="left-thumb")
+        a.send(again)
+        assert template_of(a.next(Action.TEMPLATE_RECEIVED)) == again.id
+    finally:
+        a.close()
