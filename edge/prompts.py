@@ -160,3 +160,16 @@ def say(key: str, **values: object) -> str:
     """The prompt ``key`` as one line: Bahasa, then English in brackets."""
     bahasa, english = PROMPTS[key]
     return f"{bahasa.format(**values)} ({english.format(**values)})"
+
+
+def press_step(line: str) -> str | None:
+    """What a printed enrollment prompt asks of the person at the glass: "place", "lift" or None.
+
+    For whoever plays that person (the demo, the tests): they follow the CLI's lines as a person
+    follows the technician, keyed on the prompts themselves rather than on copies of their
+    wording.
+    """
+    for key, step in (("place", "place"), ("place-again", "place"), ("lift", "lift")):
+        if line.startswith(PROMPTS[key][0]):
+            return step
+    return None

@@ -37,7 +37,7 @@ from central.db import make_engine, upgrade
 from central.devices import add_device
 from central.registry import find_person
 from central.schema import daily_status, device, person, person_number, punch
-from edge.prompts import say
+from edge.prompts import press_step, say
 from edge.sensor.sim.control import request
 
 DEVICE = "kupang-bkd-01"
@@ -323,9 +323,10 @@ def technician_enroll(admin: Path, sim: str, nip: str, finger: str) -> tuple[int
     with proc.stdout:
         for line in proc.stdout:
             lines.append(line)
-            if line.startswith("Letakkan jari"):
+            step = press_step(line)
+            if step == "place":
                 request(sim, "place", finger=finger)
-            elif line.startswith("Angkat jari"):
+            elif step == "lift":
                 request(sim, "lift")
     request(sim, "lift")
     return proc.wait(timeout=60), lines

@@ -29,6 +29,7 @@ from central.db import make_engine, upgrade
 from central.devices import add_device
 from central.identity import EmploymentType
 from central.schema import device_template, punch, template
+from edge.prompts import press_step
 from edge.sensor import R307Sensor, Slot
 from edge.sensor.sim import SimulatedR307
 from edge.store import Store
@@ -111,9 +112,10 @@ class Terminal:
         with proc.stdout:
             for line in proc.stdout:
                 out.append(line)
-                if line.startswith("Letakkan jari"):
+                step = press_step(line)
+                if step == "place":
                     self.sim.place(presses)
-                elif line.startswith("Angkat jari"):
+                elif step == "lift":
                     self.sim.lift()
         self.sim.lift()
         return proc.wait(timeout=30), "".join(out)
@@ -345,7 +347,7 @@ def test_a_full_library_is_refused_cleanly(office: Office) -> None:
     code, out = b.enroll(ANI, "right-index", presses="ani")
     assert code == 1
     assert "penuh" in out and "full" in out
-    assert not any(line.startswith("Letakkan") for line in out.splitlines())
+    assert not any(press_step(line) == "place" for line in out.splitlines())
 
     # Enrolled at A, the install on B fails cleanly and the central records why.
     _roster_arrived(a)
