@@ -76,7 +76,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +95,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.freshdb import fresh_db  # noqa: E402
 from tests.integration.broker import free_port, mosquitto_binary  # noqa: E402
 
 DEVICES = 20
@@ -148,36 +148,6 @@ def pg_admin_url(url: str) -> str | None:
         print(f"<!-- PostgreSQL not reachable at {url}: {exc!s:.200} -->", file=sys.stderr)
         return None
     return url
-
-
-@contextlib.contextmanager
-def fresh_db(kind: str, folder: Path, pg_admin: str | None) -> Iterator[str]:
-    """A fresh database, migrated to head, removed afterwards."""
-    from central.db import upgrade
-
-    name = f"hadir_bench_{uuid.uuid4().hex[:10]}"
-    if kind == "sqlite":
-        path = folder / f"{name}.db"
-        url = f"sqlite:///{path}"
-        try:
-            upgrade(url)
-            yield url
-        finally:
-            for suffix in ("", "-wal", "-shm", "-journal"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    assert pg_admin is not None
-    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def register_devices(engine: Engine, devices: list[str]) -> None:

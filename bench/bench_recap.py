@@ -33,7 +33,6 @@ Nothing here asserts on timings.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -46,21 +45,19 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.freshdb import fresh_db
 from central.attendance import recap
-from central.db import make_engine, upgrade
+from central.db import make_engine
 from central.identity import format_nip
 from central.schema.attendance import daily_status
 from central.schema.registry import person, person_number, unit
@@ -327,31 +324,6 @@ def measure(mode: str, url: str, repeat: int) -> dict[str, Any]:
     result: dict[str, Any] = q.get()
     p.join()
     return result
-
-
-@contextlib.contextmanager
-def fresh_db(kind: str, folder: Path, pg_admin: str) -> Iterator[str]:
-    name = f"hadir_bench_{uuid.uuid4().hex[:10]}"
-    if kind == "sqlite":
-        path = folder / f"{name}.db"
-        try:
-            upgrade(f"sqlite:///{path}")
-            yield f"sqlite:///{path}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    admin = create_engine(pg_admin, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(pg_admin).set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def pg_reachable(url: str) -> bool:
