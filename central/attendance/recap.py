@@ -65,6 +65,7 @@ from central.attendance.recap_model import (
     pct,
     pp94_warning,
 )
+from central.attendance.recap_month import differences
 from central.attendance.recap_rows import build_rows, canonical_rows, merge
 from central.attendance.recap_sql import month_filter, recap_query, versions_query
 from central.schema.attendance import daily_status, recap_run, ruleset
@@ -204,15 +205,11 @@ def _fetch(
     conn: Connection, m: Month, unit_id: int | None, person_id: int | None
 ) -> tuple[list[Sequence[Any]], tuple[str, ...], tuple[str, ...]]:
     # The recap statement's rows, one per person and unit, and the month's versions.
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
+    if conn.dialect.name == "postgresql":
         # PostgreSQL's JIT would spend longer compiling this one statement than running it
         # (1.4 of 2.0 s for 2,000 people in bench/bench_recap.py); off for this transaction.
         conn.execute(text("SET LOCAL jit = off"))
-        # The month's days are grouped in one hash table of about 1 kB per person: with the
-        # default 4 MB the planner sorts 330,000 rows instead (0.4 s rather than 0.2 s).
-        conn.execute(text("SET LOCAL work_mem = '64MB'"))
-    return merge(conn.execute(recap_query(m, unit_id, person_id, dialect=dialect)))
+    return merge(conn.execute(recap_query(m, unit_id, person_id)))
 
 
 def month_versions(
@@ -453,8 +450,8 @@ def finalize(
         now: The finalisation time (UTC).
 
     Raises:
-        RecapError: Already finalised, no data, PENDING days left, or a reviewed checksum that
-            no longer matches.
+        RecapError: Already finalised, monthly totals that differ from the days, no data,
+            PENDING days left, or a reviewed checksum that no longer matches.
         FinalizedDrift: Never here (a finalised month is refused first); see :func:`snapshot`.
     """
     m = Month.parse(month)
@@ -467,6 +464,15 @@ def finalize(
         raise RecapError(
             f"rekap {m} {code} sudah final oleh {final.finalized_by} pada "
             f"{final.finalized_at:%Y-%m-%d %H:%M} UTC (already finalised)"
+        )
+    wrong = differences(conn, m, unit_id)
+    if wrong:
+        # The totals the recap reads disagree with the days they are kept from (a restore of
+        # one table, a hand edit): nothing that pay depends on is signed until they agree.
+        raise RecapError(
+            f"total bulanan {m} {code} tidak cocok dengan status harian ({len(wrong)} selisih); "
+            f"jalankan 'hadir-central recap rebuild --month {m}' lalu periksa lagi "
+            f"(monthly totals differ from the daily status: {wrong[0]})"
         )
     recap = snapshot(conn, m, unit_id, monthly_cap=monthly_cap, now=at)
     if not recap.rows:

@@ -7,9 +7,12 @@ Wired into :mod:`central.cli` by two lines: ``add_recap_commands(sub)`` in its p
     hadir-central --config central.toml recap snapshot --month 2026-11 --unit BKPPD
     hadir-central --config central.toml recap finalize --month 2026-11 --unit BKPPD --by "Ani"
     hadir-central --config central.toml recap verify --month 2026-11 --unit BKPPD
+    hadir-central --config central.toml recap check --month 2026-11     # totals against days
+    hadir-central --config central.toml recap rebuild --month 2026-11   # totals from the days
 
 Exit codes: 0 done; 1 error (printed by ``central.cli``); 3 a finalised month whose data now
-computes differently (the export still carries the signed snapshot, and says so).
+computes differently (the export still carries the signed snapshot, and says so), or monthly
+totals that differ from the days (``check``).
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from central import registry
-from central.attendance import export, recap
+from central.attendance import export, recap, recap_month
 
 EXIT_DRIFT = 3
-ACTIONS = ("export", "snapshot", "finalize", "verify")
+ACTIONS = ("export", "snapshot", "finalize", "verify", "check", "rebuild")
 
 
 def _cap(text: str) -> Decimal:
@@ -140,6 +143,34 @@ def _summary(result: recap.Recap, as_json: bool) -> None:
     )
 
 
+def _totals(args: argparse.Namespace, engine: Engine) -> int:
+    # The monthly totals the recap reads, against the days they are kept from.
+    with engine.begin() as conn:
+        unit_id = _unit(conn, args.unit) if args.unit else None
+        if args.action == "rebuild":
+            if unit_id is not None:
+                raise recap.RecapError(
+                    "rebuild membangun ulang satu bulan penuh, tanpa --unit "
+                    "(rebuild works on the whole month: leave out --unit)"
+                )
+            written = recap_month.rebuild(conn, args.month)
+            print(f"totals {args.month}: rebuilt from the daily status ({written} rows)")
+            return 0
+        wrong = recap_month.differences(conn, args.month, unit_id)
+    where = f" {args.unit}" if args.unit else ""
+    if not wrong:
+        print(f"totals {args.month}{where}: match the daily status")
+        return 0
+    for line in wrong:
+        print(line)
+    print(
+        f"warning: totals {args.month}{where} differ from the daily status in {len(wrong)} "
+        f"places; 'recap rebuild --month {args.month}' recomputes them",
+        file=sys.stderr,
+    )
+    return EXIT_DRIFT
+
+
 def recap_command(args: argparse.Namespace, engine: Engine) -> int:
     """Run ``recap ACTION`` for ``central.cli`` (returns the exit code).
 
@@ -151,6 +182,8 @@ def recap_command(args: argparse.Namespace, engine: Engine) -> int:
     as_json = bool(getattr(args, "json", False))
     if args.action == "export":
         return _export(args, engine)
+    if args.action in ("check", "rebuild"):
+        return _totals(args, engine)
     if args.action == "verify":
         with engine.connect() as conn:
             unit_id = _unit(conn, args.unit)

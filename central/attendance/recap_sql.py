@@ -1,17 +1,19 @@
-"""The recap's SQL: one statement that turns a month of ``daily_status`` into LB.1's counts.
+"""The recap's SQL: one statement that turns a month's totals into LB.1's counts.
 
-The month's days are grouped once, by person, by the unit recorded with the day (NULL: the
-person's unit) and by the versions they were computed with, in a single pass (a hash
-aggregate on PostgreSQL). Joined to the result: ``person``, ``unit``, the number valid at the
-end of the month, the year's TK count and the longest run of consecutive TK working days,
-which are the person's across units. The few groups that share a person and unit (days with
-and without a unit, two rule-set versions in one month) are added up in Python.
+The month's days come already added up, one row per person, unit (0: the person's) and the
+versions they were computed with, from ``daily_status_month``, which triggers on
+``daily_status`` keep (migration 0007): the recap reads 11,000 rows for a city-wide month, not
+330,000 days. Joined to them: ``person``, ``unit``, the number valid at the end of the month,
+the year's TK count and the longest run of consecutive TK working days, which are the person's
+across units. The few rows that share a person and unit (days with and without a unit, two
+rule-set versions in one month) are added up in Python.
 
 Day counts travel *packed*: a person has at most 31 days in a month (``daily_status`` has one
 row per person and day), so a count fits in 5 bits and six counts share one INTEGER sum,
-count ``i`` weighing ``32**i``. That turns about 30 aggregates per day row into 10, which is
-what the statement spends its time on; :func:`unpack` takes the counts apart again. The CASEs
-are written so that each day adds to each count at most once.
+count ``i`` weighing ``32**i``; :func:`unpack` takes the counts apart again. :func:`_packs`
+is the counting rule as SQL over the days: :func:`totals_query` groups the days with it, which
+is how ``central.attendance.recap_month`` checks and rebuilds the totals the triggers keep.
+The CASEs are written so that each day adds to each count at most once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Integer,
     Select,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    literal,
     or_,
     select,
     true,
@@ -41,7 +45,7 @@ from central.attendance.recap_model import (
     WITA,
     Month,
 )
-from central.schema.attendance import daily_status
+from central.schema.attendance import daily_status, daily_status_month
 from central.schema.registry import person, person_number, unit
 
 #: Bits per packed count: a count is at most 31 (days of a month).
@@ -121,6 +125,11 @@ def _packs() -> dict[str, ColumnElement[int]]:
     }
 
 
+def month_key(m: Month) -> int:
+    """``daily_status_month.month`` of ``m``: year * 100 + month."""
+    return m.year * 100 + m.month
+
+
 def month_filter(m: Month, unit_id: int | None, person_id: int | None) -> list[Any]:
     """The WHERE of a month's days: of one unit (NULL unit: the person's) or one person."""
     # The unit test is written without a join: a day names its unit, or (NULL) belongs to the
@@ -140,9 +149,57 @@ def month_filter(m: Month, unit_id: int | None, person_id: int | None) -> list[A
     return where
 
 
-def recap_query(
-    m: Month, unit_id: int | None, person_id: int | None = None, *, dialect: str = ""
-) -> Select[Any]:
+def totals_filter(m: Month, unit_id: int | None, person_id: int | None) -> list[Any]:
+    """The WHERE of a month's totals: of one unit (key 0: the person's) or one person."""
+    t = daily_status_month
+    where: list[Any] = [t.c.month == month_key(m)]
+    if unit_id is not None:
+        members = select(person.c.id).where(person.c.unit_id == unit_id)
+        where.append(
+            or_(t.c.unit_key == unit_id, and_(t.c.unit_key == 0, t.c.person_id.in_(members)))
+        )
+    if person_id is not None:
+        where.append(t.c.person_id == person_id)
+    return where
+
+
+def totals_query(m: Month, unit_id: int | None = None, *, dialect: str = "") -> Select[Any]:
+    """The month's totals grouped from its days: what ``daily_status_month`` must hold.
+
+    Columns as the table's, in its order; ``unit_id`` as in :func:`month_filter`. The
+    deductions are summed as NUMERIC on PostgreSQL (exact there) and as each day's rounded
+    hundredths elsewhere (SQLite keeps floats).
+    """
+    ds = daily_status
+    if dialect == "postgresql":
+        cents: ColumnElement[Any] = cast(func.sum(ds.c.deduction_pct) * 100, BigInteger)
+    else:
+        cents = func.sum(cast(func.round(ds.c.deduction_pct * 100), Integer))
+    keys = (
+        ds.c.person_id,
+        func.coalesce(ds.c.unit_id, 0),
+        ds.c.ruleset_version,
+        ds.c.calendar_version,
+    )
+    return (
+        select(
+            literal(month_key(m), Integer).label("month"),
+            keys[0],
+            keys[1].label("unit_key"),
+            *keys[2:],
+            func.count().label("days"),
+            *[func.sum(expr).label(name) for name, expr in _packs().items()],
+            func.sum(ds.c.late_minutes).label("tl_minutes"),
+            func.sum(ds.c.early_minutes).label("psw_minutes"),
+            func.sum(ds.c.outside_minutes).label("outside_minutes"),
+            cents.label("ded_cents"),
+        )
+        .where(*month_filter(m, unit_id, None))
+        .group_by(*keys)
+    )
+
+
+def recap_query(m: Month, unit_id: int | None, person_id: int | None = None) -> Select[Any]:
     """The single SELECT of a month's recap; its columns are :data:`COLUMNS`.
 
     A person and unit come back once per pair of rule-set and calendar versions in their
@@ -154,30 +211,20 @@ def recap_query(
         m: The month.
         unit_id: One unit, or None for every unit.
         person_id: Only this person.
-        dialect: ``postgresql`` sums the deductions as NUMERIC (exact there), anything else
-            rounds each day's to whole hundredths first (SQLite keeps them as floats).
     """
-    ds, p = daily_status, person
-
-    if dialect == "postgresql":
-        cents: ColumnElement[Any] = func.sum(ds.c.deduction_pct)
-    else:
-        cents = func.sum(cast(func.round(ds.c.deduction_pct * 100), Integer))
-    keys = (ds.c.person_id, ds.c.unit_id, ds.c.ruleset_version, ds.c.calendar_version)
-    days = (
+    ds, p, t = daily_status, person, daily_status_month
+    totals = (
         select(
-            *keys,
-            *[func.sum(expr).label(name) for name, expr in _packs().items()],
-            func.sum(ds.c.late_minutes).label("tl_minutes"),
-            func.sum(ds.c.early_minutes).label("psw_minutes"),
-            func.sum(ds.c.outside_minutes).label("outside_minutes"),
-            cents.label("ded_cents"),
+            t.c.person_id,
+            func.nullif(t.c.unit_key, 0).label("unit_id"),
+            t.c.ruleset_version,
+            t.c.calendar_version,
+            *[t.c[name] for name in (*PACKS, *SUMS)],
         )
-        .where(*month_filter(m, unit_id, person_id))
-        .group_by(*keys)
-        .subquery("days")
+        .where(*totals_filter(m, unit_id, person_id))
+        .subquery("totals")
     )
-    g = days.c
+    g = totals.c
     day_unit = func.coalesce(g.unit_id, p.c.unit_id)
     sched, st = ds.c.scheduled == true(), ds.c.status
     # The people of the recap, for the year-to-date and run subqueries (which read their days
@@ -187,7 +234,7 @@ def recap_query(
     scope: Any = ds
     if person_id is None and unit_id is not None:
         people = (
-            select(ds.c.person_id).distinct().where(*month_filter(m, unit_id, None)).cte("people")
+            select(t.c.person_id).distinct().where(*totals_filter(m, unit_id, None)).cte("people")
         )
         scope = ds.join(people, people.c.person_id == ds.c.person_id)
     jan1 = date(m.year, 1, 1)
@@ -214,10 +261,7 @@ def recap_query(
         day_unit.label("day_unit"),
         g.ruleset_version,
         g.calendar_version,
-        *[g[name] for name in (*PACKS, *SUMS[:3])],
-        (cast(g.ded_cents * 100, Integer) if dialect == "postgresql" else g.ded_cents).label(
-            "ded_cents"
-        ),
+        *[g[name] for name in (*PACKS, *SUMS)],
         p.c.name,
         p.c.employment_type,
         unit.c.code.label("unit_code"),
@@ -226,7 +270,7 @@ def recap_query(
         func.coalesce(runs.c.tk_run, 0).label("tk_run"),
         number.label("number"),
     ).select_from(
-        days.join(p, p.c.id == g.person_id)
+        totals.join(p, p.c.id == g.person_id)
         .outerjoin(unit, unit.c.id == day_unit)
         .outerjoin(ytd, ytd.c.person_id == g.person_id)
         .outerjoin(runs, runs.c.person_id == g.person_id)
@@ -282,9 +326,9 @@ def _runs(m: Month, scope: Any, only: list[Any]) -> Any:
 
 def versions_query(m: Month, unit_id: int | None) -> Select[Any]:
     """The distinct (rule-set, calendar) version pairs of a month's days."""
-    ds = daily_status
+    t = daily_status_month
     return (
-        select(ds.c.ruleset_version, ds.c.calendar_version)
-        .where(*month_filter(m, unit_id, None))
+        select(t.c.ruleset_version, t.c.calendar_version)
+        .where(*totals_filter(m, unit_id, None))
         .distinct()
     )
