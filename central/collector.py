@@ -33,7 +33,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from central.ingest import UnknownDevice, record_dead_letter, record_status, store_batches
+from central.ingest import (
+    UnknownDevice,
+    lock_devices,
+    record_dead_letter,
+    record_status,
+    store_batches,
+)
 from central.templates import intake
 from central.templates.dispatch import Dispatcher
 from wire import (
@@ -321,12 +327,15 @@ class Collector:
         acks: dict[str, int] = {}
         queued = False
         batches = [p.batch for p in parsed if p.batch is not None]
+        # Heartbeats update device rows too: locked with the punches' devices, in one order.
+        heartbeats = {p.status.device for p in parsed if p.status is not None}
         with self.engine.begin() as conn:
             if batches:
                 try:
-                    results = store_batches(conn, batches, now)
+                    results = store_batches(conn, batches, now, lock_also=heartbeats)
                 except UnknownDevice:
                     # Store the known devices' batches one by one and hold back the rest.
+                    lock_devices(conn, heartbeats.union(b.device for b in batches))
                     results = {}
                     for b in batches:
                         try:
@@ -349,6 +358,19 @@ class Collector:
                             now=now,
                             device_id=dev,
                         )
+                    if r.id_taken:
+                        self.counters.dead_letters += 1
+                        record_dead_letter(
+                            conn,
+                            topic=topics.punches(dev),
+                            payload=b"",
+                            reason=f"punch id already stored under another seq (seqs "
+                            f"{r.id_taken[:10]}): punches held back",
+                            now=now,
+                            device_id=dev,
+                        )
+            elif heartbeats:
+                lock_devices(conn, heartbeats)
             for p in parsed:
                 if p.status is not None and not record_status(conn, p.status, now):
                     self._note_unknown(p.status.device)

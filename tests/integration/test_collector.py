@@ -178,6 +178,29 @@ def test_collector_seq_reused_with_another_id_is_held_back(broker: Broker, engin
     collector.stop()
 
 
+def test_collector_a_punch_id_stored_under_another_seq_is_held_back(
+    broker: Broker, engine: Engine
+) -> None:
+    collector = start_collector(engine, broker.port)
+    client = raw_client(broker.port)
+    acks: list[int] = []
+    client.on_message = lambda _c, _u, m: acks.append(json.loads(m.payload)["upto"])
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.subscribe(topics.ack(B), qos=1)
+    assert subscribed.wait(5)
+    first = punch(1)
+    client.publish(topics.punches(A), encode(PunchBatch(A, (first,))), qos=1)  # type: ignore[arg-type]
+    copied = Punch(**{**{f: getattr(first, f) for f in Punch.__slots__}, "seq": 2})
+    client.publish(topics.punches(B), encode(PunchBatch(B, (punch(1), copied, punch(3)))), qos=1)  # type: ignore[arg-type]
+    wait_until(lambda: acks == [1], 10, "B acked up to the punch before the copy")
+    assert [s for s, _, _ in punches(engine, B)] == [1, 3]
+    [(topic, reason)] = dead_letters(engine)
+    assert topic == topics.punches(B) and "punch id already stored under another seq" in reason
+    client.loop_stop()
+    collector.stop()
+
+
 def test_collector_holds_back_an_unknown_device_until_registered(
     tmp_path: Path, broker: Broker, engine: Engine
 ) -> None:
