@@ -19,13 +19,17 @@ Per backend (a SQLite file under ``--dir``, and a fresh database on the PostgreS
 * **Loop**: the baseline the issue names. One query for the people; then per person one query
   for their current number and one for their days (the month and the run look-back), counted
   in Python: the same columns, TK year-to-date and the longest TK run.
-* Each variant runs in its own child process (``spawn``), timed after imports and a first
-  connection; "peak RSS" is the child's peak resident set (``VmHWM``) at the end, and "idle
+* Each variant runs in its own child process (``spawn``). Each run makes a new engine and
+  connects, then the clock runs over the recap (or the loop) alone; "with engine + digest"
+  also counts making the engine, connecting and the bench's digest of the result (see
+  ``_once``). "peak RSS" is the child's peak resident set (``VmHWM``) at the end, and "idle
   RSS" that of a child that only imports and connects. "py peak" is tracemalloc's peak over
   one more run in the same child (not timed: tracing slows Python down). SQL times are the median of
   ``REPEAT`` runs; the loop runs once.
 * The SQL and loop results are reduced to a sha256 of the per-person counts; the table says
   whether they agree.
+* **Write**: what the triggers that keep ``daily_status_month`` cost the daily computation's
+  upsert, with and without them (``_write_child``).
 
 Nothing here asserts on timings.
 """
@@ -51,12 +55,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import Connection, create_engine, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.freshdb import fresh_db
-from central.attendance import recap
+from central.attendance import daily, recap
 from central.db import make_engine
 from central.identity import format_nip
 from central.schema.attendance import daily_status
@@ -173,86 +177,76 @@ def summary(rows: list[tuple[Any, ...]]) -> str:
     return hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:16]
 
 
-def run_sql(url: str, per_unit: bool) -> str:
-    engine = make_engine(url)
-    with engine.connect() as conn:
-        if per_unit:
-            uids = [r.id for r in conn.execute(select(unit.c.id))]
-            rows = [r for u in uids for r in recap.compute(conn, MONTH, u, now=NOW).rows]
-        else:
-            rows = recap.compute(conn, MONTH, None, now=NOW).rows
-    engine.dispose()
-    return summary(
-        [
-            (
-                *(r.person_id, r.unit_code, r.hk, r.h, r.dl, *r.tl, r.tl_minutes, *r.psw),
-                *(r.psw_minutes, r.izin, r.sakit, r.cuti, r.tk, r.tk_ytd, r.tk_run),
-                *(f"{r.potongan:.2f}", r.outside_minutes, r.corrected, r.number),
-            )
-            for r in rows
-        ]
-    )
+def run_sql(conn: Connection, per_unit: bool) -> list[tuple[Any, ...]]:
+    if per_unit:
+        uids = [r.id for r in conn.execute(select(unit.c.id))]
+        rows = [r for u in uids for r in recap.compute(conn, MONTH, u, now=NOW).rows]
+    else:
+        rows = recap.compute(conn, MONTH, None, now=NOW).rows
+    return [
+        (
+            *(r.person_id, r.unit_code, r.hk, r.h, r.dl, *r.tl, r.tl_minutes, *r.psw),
+            *(r.psw_minutes, r.izin, r.sakit, r.cuti, r.tk, r.tk_ytd, r.tk_run),
+            *(f"{r.potongan:.2f}", r.outside_minutes, r.corrected, r.number),
+        )
+        for r in rows
+    ]
 
 
-def run_loop(url: str) -> str:
+def run_loop(conn: Connection) -> list[tuple[Any, ...]]:
     """The per-person baseline: fetch each person's days and count them in Python."""
-    engine = make_engine(url)
     ds, pn = daily_status, person_number
     at = datetime.combine(MONTH.end, datetime.min.time(), recap.WITA).astimezone(UTC)
     run_from = MONTH.start - timedelta(days=recap.RUN_LOOKBACK_DAYS)
     first = min(date(MONTH.year, 1, 1), run_from)
     out: list[tuple[Any, ...]] = []
-    with engine.connect() as conn:
-        codes = dict(conn.execute(select(unit.c.id, unit.c.code)).all())
-        people = conn.execute(select(person.c.id, person.c.unit_id).order_by(person.c.id)).all()
-        for pid, home in people:
-            numbers = conn.execute(
-                select(pn.c.number, pn.c.valid_from, pn.c.valid_to).where(
-                    pn.c.person_id == pid, pn.c.kind != "LEGACY"
-                )
-            ).all()
-            valid = [n for n in numbers if n[1] < at and (n[2] is None or n[2] >= at)]
-            number = max(valid or numbers, key=lambda n: n[1])[0] if numbers else ""
-            days = conn.execute(
-                select(ds)
-                .where(ds.c.person_id == pid, ds.c.work_date >= first)
-                .where(ds.c.work_date < MONTH.end)
-                .order_by(ds.c.work_date)
-            ).all()
-            ytd = sum(
-                1
-                for d in days
-                if d.status == "TK" and d.scheduled and d.work_date.year == MONTH.year
+    codes = dict(conn.execute(select(unit.c.id, unit.c.code)).all())
+    people = conn.execute(select(person.c.id, person.c.unit_id).order_by(person.c.id)).all()
+    for pid, home in people:
+        numbers = conn.execute(
+            select(pn.c.number, pn.c.valid_from, pn.c.valid_to).where(
+                pn.c.person_id == pid, pn.c.kind != "LEGACY"
             )
-            best = run = 0
-            last = MONTH.start
-            for d in days:
-                if not d.scheduled or d.work_date < run_from:
-                    continue
-                if d.status == "TK":
-                    run, last = run + 1, d.work_date
-                    continue
-                if run and last >= MONTH.start:
-                    best = max(best, run)
-                run = 0
+        ).all()
+        valid = [n for n in numbers if n[1] < at and (n[2] is None or n[2] >= at)]
+        number = max(valid or numbers, key=lambda n: n[1])[0] if numbers else ""
+        days = conn.execute(
+            select(ds)
+            .where(ds.c.person_id == pid, ds.c.work_date >= first)
+            .where(ds.c.work_date < MONTH.end)
+            .order_by(ds.c.work_date)
+        ).all()
+        ytd = sum(
+            1 for d in days if d.status == "TK" and d.scheduled and d.work_date.year == MONTH.year
+        )
+        best = run = 0
+        last = MONTH.start
+        for d in days:
+            if not d.scheduled or d.work_date < run_from:
+                continue
+            if d.status == "TK":
+                run, last = run + 1, d.work_date
+                continue
             if run and last >= MONTH.start:
                 best = max(best, run)
-            per_unit: dict[int, Counter] = defaultdict(Counter)
-            for d in days:
-                if d.work_date >= MONTH.start:
-                    per_unit[d.unit_id or home].add(d)
-            for uid, c in per_unit.items():
-                cap = min(Decimal(c.cents) / 100, Decimal(100))
-                fmt = format_nip(number) if number.isdigit() else number
-                out.append(
-                    (
-                        *(pid, codes[uid], c.hk, c.h, c.dl, *c.tl, c.tl_min, *c.psw, c.psw_min),
-                        *(c.izin, c.sakit, c.cuti, c.tk, ytd, best, f"{cap:.2f}", c.outside),
-                        *(c.corrected, fmt),
-                    )
+            run = 0
+        if run and last >= MONTH.start:
+            best = max(best, run)
+        per_unit: dict[int, Counter] = defaultdict(Counter)
+        for d in days:
+            if d.work_date >= MONTH.start:
+                per_unit[d.unit_id or home].add(d)
+        for uid, c in per_unit.items():
+            cap = min(Decimal(c.cents) / 100, Decimal(100))
+            fmt = format_nip(number) if number.isdigit() else number
+            out.append(
+                (
+                    *(pid, codes[uid], c.hk, c.h, c.dl, *c.tl, c.tl_min, *c.psw, c.psw_min),
+                    *(c.izin, c.sakit, c.cuti, c.tk, ytd, best, f"{cap:.2f}", c.outside),
+                    *(c.corrected, fmt),
                 )
-    engine.dispose()
-    return summary(out)
+            )
+    return out
 
 
 class Counter:
@@ -293,28 +287,103 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _once(work: Any, url: str) -> tuple[float, float, str]:
+    """One run of ``work`` on a new engine; its time, the time with the engine and the digest.
+
+    The clock runs over the recap (or the loop) on a connection that is already open: making
+    the engine, connecting and the bench's own digest of the result are not the recap's work,
+    and as a constant in both times they flattened the ratio (0.1-0.15 s at 11,000 people
+    against a 0.3-0.5 s recap). Each run still has a new engine, so SQLAlchemy compiles the
+    statements afresh every time, as a new ``hadir-central recap`` process does.
+    """
+    t0 = time.perf_counter()
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.execute(select(1))
+        conn.commit()
+        t1 = time.perf_counter()
+        rows = work(conn)
+        t2 = time.perf_counter()
+    engine.dispose()
+    digest = summary(rows)
+    return t2 - t1, time.perf_counter() - t0, digest
+
+
 def _child(mode: str, url: str, repeat: int, out: Any) -> None:
     engine = make_engine(url)
     with engine.connect() as conn:
         conn.execute(select(1))
     engine.dispose()
     work = {
-        "idle": lambda: "",
-        "sql": lambda: run_sql(url, per_unit=False),
-        "sql_units": lambda: run_sql(url, per_unit=True),
-        "loop": lambda: run_loop(url),
+        "idle": lambda conn: [],
+        "sql": lambda conn: run_sql(conn, per_unit=False),
+        "sql_units": lambda conn: run_sql(conn, per_unit=True),
+        "loop": run_loop,
     }[mode]
-    times, digest = [], ""
+    times, totals, digest = [], [], ""
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        digest = work()
-        times.append(time.perf_counter() - t0)
+        t, total, digest = _once(work, url)
+        times.append(t)
+        totals.append(total)
     rss_mb = peak_rss_mb()
     tracemalloc.start()
-    work()
+    _once(work, url)
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    out.put({"times": times, "digest": digest, "rss": rss_mb, "py_peak": peak})
+    out.put({"times": times, "totals": totals, "digest": digest, "rss": rss_mb, "py_peak": peak})
+
+
+#: People whose month the write measurement upserts (a tenth of the city: 33,000 days).
+WRITE_PEOPLE = 1_100
+
+
+def _write_child(url: str, repeat: int, out: Any) -> None:
+    """What the totals' triggers cost the daily computation's write (``daily._upsert``).
+
+    The month of ``WRITE_PEOPLE`` people is upserted with one more outside minute per day
+    (every row changes, as a first computation or a late backlog does), in a transaction that
+    is rolled back; ``repeat`` times with the triggers, then ``repeat`` times without them
+    (dropped for good: the database is this run's own and is thrown away afterwards).
+    """
+    engine = make_engine(url)
+    ds = daily_status
+    with engine.connect() as conn:
+        ids = [
+            r[0]
+            for r in conn.execute(select(person.c.id).order_by(person.c.id).limit(WRITE_PEOPLE))
+        ]
+        rows = [
+            dict(r._mapping) | {"outside_minutes": r.outside_minutes + 1}
+            for r in conn.execute(select(ds).where(ds.c.person_id.in_(ids)))
+        ]
+        conn.rollback()
+    timings: dict[str, list[float]] = {"with": [], "without": []}
+    for label in ("with", "without"):
+        if label == "without":
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("ALTER TABLE daily_status DISABLE TRIGGER USER"))
+                else:
+                    for suffix in ("ins", "del", "upd"):
+                        conn.execute(text(f"DROP TRIGGER daily_status_month_{suffix}"))
+        for _ in range(repeat):
+            with engine.connect() as conn:
+                t0 = time.perf_counter()
+                for i in range(0, len(rows), daily.WRITE_BATCH):
+                    conn.execute(daily._upsert(conn), rows[i : i + daily.WRITE_BATCH])
+                timings[label].append(time.perf_counter() - t0)
+                conn.rollback()
+    engine.dispose()
+    out.put({"rows": len(rows), **{k: statistics.median(v) for k, v in timings.items()}})
+
+
+def measure_write(url: str, repeat: int) -> dict[str, Any]:
+    q = SPAWN.Queue()
+    p = SPAWN.Process(target=_write_child, args=(url, repeat, q))
+    p.start()
+    result: dict[str, Any] = q.get()
+    p.join()
+    return result
 
 
 def measure(mode: str, url: str, repeat: int) -> dict[str, Any]:
@@ -353,10 +422,11 @@ def main() -> None:
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Load average at the start (1/5/15 min): {load}\n")
     print(
-        "| backend | variant | median (s) | min (s) | vs loop | peak RSS (MB) | idle RSS (MB) "
-        "| py peak (MB) | result |"
+        "| backend | variant | median (s) | min (s) | vs loop | with engine + digest (s) "
+        "| vs loop | peak RSS (MB) | idle RSS (MB) | py peak (MB) | result |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    writes: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         for kind in kinds:
             with fresh_db(kind, Path(folder), args.pg) as url:
@@ -367,19 +437,29 @@ def main() -> None:
                     for m in ("loop", "sql", "sql_units")
                 }
                 loop_t = res["loop"]["times"][0]
+                loop_total = res["loop"]["totals"][0]
                 for m, label in (
                     ("sql", "SQL, all units in one recap"),
                     ("sql_units", f"SQL, LB.1 per unit ({UNITS} recaps)"),
                     ("loop", "per-person loop (baseline)"),
                 ):
                     t = statistics.median(res[m]["times"])
+                    total = statistics.median(res[m]["totals"])
                     same = "same" if res[m]["digest"] == res["loop"]["digest"] else "DIFFERS"
                     print(
                         f"| {kind} | {label} | {t:.2f} | {min(res[m]['times']):.2f} "
-                        f"| {loop_t / t:.1f}x | {res[m]['rss']:.0f} | {idle['rss']:.0f} "
+                        f"| {loop_t / t:.1f}x | {total:.2f} | {loop_total / total:.1f}x "
+                        f"| {res[m]['rss']:.0f} | {idle['rss']:.0f} "
                         f"| {res[m]['py_peak']:.0f} | {same} |"
                     )
-                print(f"| {kind} | (data generation and load) | {fill:.1f} | | | | | | |")
+                print(f"| {kind} | (data generation and load) | {fill:.1f} | | | | | | | | |")
+                writes[kind] = measure_write(url, repeat)
+    print("\nThe daily computation's write, with and without the triggers that keep the totals:\n")
+    print("| backend | days upserted | with triggers (s) | without (s) | cost per day (µs) |")
+    print("|---|---:|---:|---:|---:|")
+    for kind, w in writes.items():
+        extra = (w["with"] - w["without"]) / w["rows"] * 1e6
+        print(f"| {kind} | {w['rows']:,} | {w['with']:.2f} | {w['without']:.2f} | {extra:.0f} |")
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"\nLoad average at the end: {load}")
 
