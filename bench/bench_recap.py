@@ -177,18 +177,23 @@ def summary(rows: list[tuple[Any, ...]]) -> str:
     return hashlib.sha256(json.dumps(sorted(rows)).encode()).hexdigest()[:16]
 
 
-def run_sql(conn: Connection, per_unit: bool) -> list[tuple[Any, ...]]:
+def run_sql(conn: Connection, per_unit: bool) -> list[recap.RecapRow]:
     if per_unit:
         uids = [r.id for r in conn.execute(select(unit.c.id))]
-        rows = [r for u in uids for r in recap.compute(conn, MONTH, u, now=NOW).rows]
-    else:
-        rows = recap.compute(conn, MONTH, None, now=NOW).rows
+        return [r for u in uids for r in recap.compute(conn, MONTH, u, now=NOW).rows]
+    return recap.compute(conn, MONTH, None, now=NOW).rows
+
+
+def as_tuples(rows: list[Any]) -> list[tuple[Any, ...]]:
+    """The recap's rows in the loop's form (the loop's own rows pass through), for the digest."""
     return [
         (
             *(r.person_id, r.unit_code, r.hk, r.h, r.dl, *r.tl, r.tl_minutes, *r.psw),
             *(r.psw_minutes, r.izin, r.sakit, r.cuti, r.tk, r.tk_ytd, r.tk_run),
             *(f"{r.potongan:.2f}", r.outside_minutes, r.corrected, r.number),
         )
+        if isinstance(r, recap.RecapRow)
+        else r
         for r in rows
     ]
 
@@ -305,7 +310,7 @@ def _once(work: Any, url: str) -> tuple[float, float, str]:
         rows = work(conn)
         t2 = time.perf_counter()
     engine.dispose()
-    digest = summary(rows)
+    digest = summary(as_tuples(rows))
     return t2 - t1, time.perf_counter() - t0, digest
 
 
