@@ -142,9 +142,10 @@ def _load(data: bytes | bytearray) -> dict[str, object]:
             "payload", f"must be at most {MAX_PAYLOAD_BYTES} bytes", len(data)
         )
     try:
-        obj = json.loads(
-            data.decode("utf-8"), parse_constant=_no_constant, object_pairs_hook=_no_duplicate_keys
-        )
+        text = data.decode("utf-8")
+        if text.startswith("\ufeff"):  # what json.loads refuses before decoding
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        obj = _DECODER.decode(text)
     except MessageError:
         raise
     except UnicodeDecodeError as error:
@@ -176,6 +177,12 @@ def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
                 raise MessageError("payload", f"must not repeat a key, got {json.dumps(key)} twice")
             seen.add(key)
     return obj
+
+
+# One decoder for every payload: json.loads with hooks builds a new one per call.
+_DECODER: Final = json.JSONDecoder(
+    parse_constant=_no_constant, object_pairs_hook=_no_duplicate_keys
+)
 
 
 def _get(obj: Mapping[str, object], key: str, kind: type[_T]) -> _T:

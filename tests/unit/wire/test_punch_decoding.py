@@ -142,3 +142,15 @@ def test_a_repeated_key_at_any_depth_is_refused(payload: bytes, key: str) -> Non
 def test_a_repeated_key_in_other_messages_is_refused_too() -> None:
     with pytest.raises(MessageError, match=r'^payload: must not repeat a key, got "online" twice'):
         decode_status(b'{"v":1,"device":"pi-01","online":true,"online":false}')
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'\xef\xbb\xbf{"v":1}', b'{"v":1', b"", b"{} x", b'{"v":1,"n":' + b"1" * 5000 + b"}"],
+)
+def test_json_errors_read_as_json_loads_words_them(payload: bytes) -> None:
+    with pytest.raises(ValueError) as reference:
+        json.loads(payload.decode())
+    with pytest.raises(MessageError) as caught:
+        decode_punch_batch(payload)
+    assert str(caught.value) == f"payload: must be JSON, got {reference.value}"
