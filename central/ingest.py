@@ -152,7 +152,7 @@ def _insert_ignore(
     if name == "postgresql":
         columns = [list(column) for column in zip(*rows, strict=True)]
         result = conn.exec_driver_sql(_postgres_insert(conn.dialect), (received_at, *columns))
-        stored.update((str(dev), int(seq)) for dev, seq in result)
+        stored.update((dev, seq) for dev, seq in result.all())
     elif name == "sqlite":
         received = _sqlite_time(received_at)
         step = _rows_per_insert(conn)
@@ -160,7 +160,7 @@ def _insert_ignore(
             chunk = rows[start : start + step]
             params = tuple(value for row in chunk for value in (*row, received))
             result = conn.exec_driver_sql(_sqlite_insert(conn.dialect, len(chunk)), params)
-            stored.update((str(dev), int(seq)) for dev, seq in result)
+            stored.update((dev, seq) for dev, seq in result.all())
     else:
         raise NotImplementedError(f"punches are stored on SQLite or PostgreSQL, not {name}")
     return stored
