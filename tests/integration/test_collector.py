@@ -201,6 +201,43 @@ def test_collector_a_punch_id_stored_under_another_seq_is_held_back(
     collector.stop()
 
 
+def test_collector_dead_letters_a_punch_with_a_repeated_json_key(
+    broker: Broker, engine: Engine
+) -> None:
+    collector = start_collector(engine, broker.port)
+    client = raw_client(broker.port)
+    good = encode(PunchBatch(A, (punch(1),)))  # type: ignore[arg-type]
+    # The second "person" would win in a plain json.loads: the punch must not be stored.
+    forged = good.replace(b'"person":', b'"person":"199001012015011999","person":', 1)
+    client.publish(topics.punches(A), forged, qos=1).wait_for_publish(5)
+    client.publish(topics.punches(A), encode(PunchBatch(A, (punch(2),))), qos=1)  # type: ignore[arg-type]
+    wait_until(lambda: collector.counters.messages >= 2, 10, "both handled")
+    [(topic, reason)] = dead_letters(engine)
+    assert topic == topics.punches(A)
+    assert reason == 'payload: must not repeat a key, got "person" twice'
+    assert [s for s, _, _ in punches(engine, A)] == [2]
+    client.loop_stop()
+    collector.stop()
+
+
+def test_collector_acked_messages_are_not_delivered_again_after_a_restart(
+    broker: Broker, engine: Engine
+) -> None:
+    # The grouped PUBACKs reach the broker: the persistent session has nothing left to resend.
+    first = start_collector(engine, broker.port, "collector-restarted")
+    client = raw_client(broker.port)
+    for seq in range(1, 301):
+        client.publish(topics.punches(A), encode(PunchBatch(A, (punch(seq),))), qos=1)  # type: ignore[arg-type]
+    wait_until(lambda: first.counters.messages >= 300, 20, "300 messages stored")
+    first.stop()
+    again = start_collector(engine, broker.port, "collector-restarted")
+    time.sleep(1.5)
+    assert again.counters.messages == 0
+    assert _device(engine, A)["acked_upto"] == 300
+    client.loop_stop()
+    again.stop()
+
+
 def test_collector_holds_back_an_unknown_device_until_registered(
     tmp_path: Path, broker: Broker, engine: Engine
 ) -> None:
