@@ -1050,7 +1050,9 @@ def main() -> int:
             f"{platform.machine()}, CPython {platform.python_version()}, SQLAlchemy "
             f"{sqlalchemy.__version__}, paho-mqtt {paho.mqtt.__version__}"
         )
-        print(f"- command: `python bench/bench_central.py{' --quick' if args.quick else ''}`")
+        # The arguments as given: a --skip-api run must not read as a full one.
+        print(f"- command: `python bench/bench_central.py{''.join(' ' + a for a in sys.argv[1:])}`")
+        print(f"- load average before the run: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(
             "- machine busy before the run (2 s, without this benchmark): "
             f"{100 * background_busy():.0f} %"
