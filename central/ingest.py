@@ -149,6 +149,8 @@ def _insert_ignore(
     """
     name = conn.dialect.name
     stored: set[tuple[str, int]] = set()
+    if not rows:
+        return stored
     if name == "postgresql":
         columns = [list(column) for column in zip(*rows, strict=True)]
         result = conn.exec_driver_sql(_postgres_insert(conn.dialect), (received_at, *columns))

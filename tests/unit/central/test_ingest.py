@@ -123,6 +123,11 @@ def test_a_naive_clock_is_refused_before_anything_is_written(engine: Engine) -> 
     assert raw_rows(engine) == []
 
 
+def test_no_batches_store_nothing(engine: Engine) -> None:
+    assert store(engine) == {}
+    assert raw_rows(engine) == [] and state(engine, A) == (0, 0)
+
+
 def test_duplicates_in_a_group_and_across_groups_are_stored_once(engine: Engine) -> None:
     first = batch(A, mk(1), mk(2), mk(3))
     results = store(engine, first, first, batch(B, mk(1)))
