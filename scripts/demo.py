@@ -417,6 +417,16 @@ def today_and_recap(engine: Engine, work: Path) -> None:
     cols = [lines[0].index(w) for w in wanted if w in lines[0]]
     for line in lines[:4]:
         print("   " + " | ".join(line[c] for c in cols))
+    # The recap read the month's totals that triggers keep beside the days; the same check
+    # that runs before a month is finalised compares them with the days.
+    config = str(work / "central.toml")
+    check = subprocess.run(
+        [PY, "-m", "central", "--config", config, "recap", "check", "--month", month],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    print(f"   hadir-central recap check: {check.stdout.strip()}")
 
 
 def csv_lines(path: Path) -> Iterator[list[str]]:
