@@ -1,6 +1,8 @@
 """Attendance: the rule set, the holiday calendar, each person's timeline, and the daily status.
 
-The monthly recap reads ``daily_status``; to (re)compute it for a month::
+The monthly recap reads the month's totals that triggers keep beside ``daily_status``
+(``daily_status_month``, see :mod:`~central.attendance.recap_month`); to (re)compute the days of
+a month::
 
     from central.attendance import compute_month
 
