@@ -21,9 +21,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from central.api.auth import ApiError, BindingCache, ErrorBody
+from central.api.auth import ApiError, BindingCache, ErrorBody, error_response
 from central.api.auth import router as auth_router
 from central.api.checkins import router as checkins_router
+from central.api.fastpath import CheckinFastPath
+from central.api.groupcommit import CheckinWriter
 from central.api.operator import router as operator_router
 from central.api.policy import PolicySettings
 from central.attendance.recap_api import router as recap_router
@@ -64,6 +66,7 @@ class AppState:
     settings: ApiSettings
     now: Callable[[], datetime]
     bindings: BindingCache = field(default_factory=BindingCache)
+    writer: CheckinWriter = field(default_factory=CheckinWriter)
 
 
 class Health(BaseModel):
@@ -87,8 +90,7 @@ def _error(
 
 
 async def _on_api_error(_request: Request, exc: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return _error(exc.status, exc.code, exc.message, headers)
+    return error_response(exc)
 
 
 async def _on_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,6 +127,9 @@ def create_app(
         summary="Android check-ins and location pings for Pemerintah Kota Kupang",
     )
     app.state.hadir = AppState(engine, settings, now)
+    # A valid check-in from a phone the binding cache knows skips FastAPI's routing and
+    # dependency solving; everything else reaches the routes below (central/api/fastpath.py).
+    app.add_middleware(CheckinFastPath)
     # The decorator form, because add_exception_handler() types its handler for any Exception.
     app.exception_handler(ApiError)(_on_api_error)
     app.exception_handler(RequestValidationError)(_on_validation_error)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import anyio
 from anyio.lowlevel import RunVar
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import Connection, bindparam, func, insert, select, update
@@ -222,9 +223,10 @@ _LIMITER: RunVar[anyio.CapacityLimiter] = RunVar("hadir_checkin_limiter")
 
 
 def db_limiter(st: AppState) -> anyio.CapacityLimiter:
-    """The event loop's limiter of threads doing the check-in route's database work.
+    """The event loop's limiter of threads doing the check-in route's database look-ups.
 
-    As many as the engine's pool holds (anyio's 40 for a pool that is not a ``QueuePool``): with
+    One fewer than the engine's pool holds, the one being the check-in writer's
+    (:mod:`central.api.groupcommit`); anyio's 40 for a pool that is not a ``QueuePool``. With
     more threads than pooled connections, the pool opened and closed overflow connections all the
     time under load (issue 4).
     """
@@ -232,7 +234,8 @@ def db_limiter(st: AppState) -> anyio.CapacityLimiter:
         return _LIMITER.get()
     except LookupError:
         pool = st.engine.pool
-        limiter = anyio.CapacityLimiter(max(2, pool.size()) if isinstance(pool, QueuePool) else 40)
+        size = max(1, pool.size() - 1) if isinstance(pool, QueuePool) else 40
+        limiter = anyio.CapacityLimiter(size)
         _LIMITER.set(limiter)
         return limiter
 
@@ -272,6 +275,14 @@ async def identify_checkin_caller(
             raise _unauthorized()
         cache.put(token_sha256, *found)
     return CheckinCaller(token_sha256, found[0], x_device_id)
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    """The response for an :class:`ApiError`: ``{"code", "message"}``, and a 401's challenge."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(
+        {"code": exc.code, "message": exc.message}, status_code=exc.status, headers=headers
+    )
 
 
 def unauthorized() -> ApiError:
