@@ -7,29 +7,43 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from central.db import make_engine
+from central.db import make_engine, upgrade
 from central.devices import add_device
 from central.ingest import lock_devices, missing_seqs, record_status, store_batches
 from central.schema import device, punch
+from tests.db import database
 from wire import Punch, PunchBatch, Status
 
 A, B, C = "terminal-a", "terminal-b", "terminal-c"
 NOW = datetime(2026, 11, 29, 21, 0, 0, 123456, tzinfo=UTC)
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    e = make_engine(db_url)
+def _with_devices(url: str) -> Iterator[Engine]:
+    e = make_engine(url)
     with e.begin() as conn:
         for dev in (A, B, C):
             add_device(conn, dev, NOW)
     yield e
     e.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    yield from _with_devices(db_url)
+
+
+@pytest.fixture
+def pg_engine(tmp_path: Path) -> Iterator[Engine]:
+    """PostgreSQL only: SQLite has one writer at a time, so its writers cannot deadlock."""
+    with database("postgres", tmp_path) as url:
+        upgrade(url)
+        yield from _with_devices(url)
 
 
 def mk(seq: int, **changes: Any) -> Punch:
@@ -198,9 +212,9 @@ def test_a_resend_stored_by_another_transaction_meanwhile_is_a_duplicate(engine:
     assert len(raw_rows(engine)) == 2
 
 
-def test_two_transactions_on_the_same_devices_do_not_deadlock(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
+@pytest.mark.postgres
+def test_two_transactions_on_the_same_devices_do_not_deadlock(pg_engine: Engine) -> None:
+    engine = pg_engine
     # The first transaction holds A's row; the second takes A then B (it was given B first);
     # the first then takes B. Locking in the given order would deadlock here.
     out: dict[str, Any] = {}
@@ -221,9 +235,9 @@ def test_two_transactions_on_the_same_devices_do_not_deadlock(engine: Engine) ->
     assert state(engine, A) == (2, 2) and state(engine, B) == (2, 2)
 
 
-def test_heartbeat_devices_are_locked_with_the_punches_devices(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time")
+@pytest.mark.postgres
+def test_heartbeat_devices_are_locked_with_the_punches_devices(pg_engine: Engine) -> None:
+    engine = pg_engine
     # The second transaction stores B's punches and will record A's heartbeat: it takes A and
     # B up front, so the first one, holding A, can still take B for its own heartbeat.
     out: dict[str, Any] = {}
