@@ -442,28 +442,29 @@ class Collector:
                     self.counters.punches += r.inserted
                     self.counters.duplicates += r.duplicates
                     acks[dev] = r.ack
-                    if r.conflicts:
-                        self.counters.dead_letters += 1
-                        record_dead_letter(
-                            conn,
-                            topic=topics.punches(dev),
-                            payload=b"",
-                            reason=f"seq reused with another punch id (seqs {r.conflicts[:10]}): "
+                    held_back = (
+                        (
+                            r.conflicts,
+                            f"seq reused with another punch id (seqs {r.conflicts[:10]}): "
                             "the terminal's store was reset or cloned; punches held back",
-                            now=now,
-                            device_id=dev,
-                        )
-                    if r.id_taken:
-                        self.counters.dead_letters += 1
-                        record_dead_letter(
-                            conn,
-                            topic=topics.punches(dev),
-                            payload=b"",
-                            reason=f"punch id already stored under another seq (seqs "
+                        ),
+                        (
+                            r.id_taken,
+                            f"punch id already stored under another seq (seqs "
                             f"{r.id_taken[:10]}): punches held back",
-                            now=now,
-                            device_id=dev,
-                        )
+                        ),
+                    )
+                    for seqs, reason in held_back:
+                        if seqs:
+                            self.counters.dead_letters += 1
+                            record_dead_letter(
+                                conn,
+                                topic=topics.punches(dev),
+                                payload=b"",
+                                reason=reason,
+                                now=now,
+                                device_id=dev,
+                            )
             elif heartbeats:
                 lock_devices(conn, heartbeats)
             for p in parsed:
