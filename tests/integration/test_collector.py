@@ -51,6 +51,18 @@ def raw_client(port: int) -> mqtt.Client:
     return c
 
 
+def acked(port: int, device: str) -> tuple[mqtt.Client, list[int]]:
+    """A raw client subscribed to ``device``'s acks, and the ``upto`` of each as it comes."""
+    client = raw_client(port)
+    acks: list[int] = []
+    client.on_message = lambda _c, _u, m: acks.append(json.loads(m.payload)["upto"])
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
+    client.subscribe(topics.ack(device), qos=1)
+    assert subscribed.wait(5)
+    return client, acks
+
+
 def punch(seq: int, person: str = "198609262015051001") -> Punch:
     return Punch(
         seq=seq,
@@ -161,13 +173,7 @@ def test_collector_rejects_a_forged_device(broker: Broker, engine: Engine) -> No
 
 def test_collector_seq_reused_with_another_id_is_held_back(broker: Broker, engine: Engine) -> None:
     collector = start_collector(engine, broker.port)
-    client = raw_client(broker.port)
-    acks: list[int] = []
-    client.on_message = lambda _c, _u, m: acks.append(json.loads(m.payload)["upto"])
-    subscribed = threading.Event()
-    client.on_subscribe = lambda *_: subscribed.set()
-    client.subscribe(topics.ack(A), qos=1)
-    assert subscribed.wait(5)
+    client, acks = acked(broker.port, A)
     client.publish(topics.punches(A), encode(PunchBatch(A, (punch(1), punch(2)))), qos=1)  # type: ignore[arg-type]
     wait_until(lambda: acks == [2], 10, "ack 2")
     # A reset terminal starts again at seq 1 with new punches: must not be acked as stored.
@@ -182,13 +188,7 @@ def test_collector_a_punch_id_stored_under_another_seq_is_held_back(
     broker: Broker, engine: Engine
 ) -> None:
     collector = start_collector(engine, broker.port)
-    client = raw_client(broker.port)
-    acks: list[int] = []
-    client.on_message = lambda _c, _u, m: acks.append(json.loads(m.payload)["upto"])
-    subscribed = threading.Event()
-    client.on_subscribe = lambda *_: subscribed.set()
-    client.subscribe(topics.ack(B), qos=1)
-    assert subscribed.wait(5)
+    client, acks = acked(broker.port, B)
     first = punch(1)
     client.publish(topics.punches(A), encode(PunchBatch(A, (first,))), qos=1)  # type: ignore[arg-type]
     copied = Punch(**{**{f: getattr(first, f) for f in Punch.__slots__}, "seq": 2})

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -21,32 +20,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
-from central.api import ApiSettings, create_app, fastpath, groupcommit
 from central.api import checkins as checkins_module
-from central.db import make_engine
+from central.api import fastpath, groupcommit
 from central.schema.checkin import checkin, mobile_device
 from tests.unit.central.test_api import (
-    ADMIN,
     LON,
     MONDAY_0900,
-    FakeClock,
     World,
-    _registry,
     device,
     fix,
     north,
 )
-
-
-@pytest.fixture
-def world(db_url: str) -> Iterator[World]:
-    engine = make_engine(db_url)
-    clock = FakeClock(MONDAY_0900)
-    ids = _registry(engine)
-    app = create_app(engine, ApiSettings(admin_token=ADMIN), now=clock)
-    with TestClient(app) as client:
-        yield World(client=client, engine=engine, clock=clock, **ids)
-    engine.dispose()
 
 
 class Counted:
